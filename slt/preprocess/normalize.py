@@ -1,0 +1,130 @@
+"""Keypoint normalization: from MediaPipe image coordinates to the model's input features.
+
+Two steps, kept apart so the dataset can cache the first and augment between them:
+
+1. `Normalizer.transform`: `[T, 75, 3]` image coordinates (NaN = not detected) -> `[T, J', D]` body
+   frame: origin at the shoulder midpoint, one unit = one shoulder width, only the kept joints,
+   NaN kept.
+2. `Normalizer.features`: body frame -> `[T, J', C]` model input: the body-frame coordinates, for hand
+   joints also their offset from the hand's own wrist (handshape apart from where the hand is), and
+   a mask channel (1 = detected); missing points are 0.
+
+The shoulder reference is one per clip, the median over the frames where both shoulders were
+detected, not one per frame: a per-frame reference would cancel the signer's own body movement
+(leaning, turning, shrugging are part of signing), pass shoulder jitter on to every joint of the
+frame, and leave frames without a pose with no reference at all. The camera does not move within a
+clip, so one reference loses nothing, and the median ignores the odd frame where a shoulder is
+misplaced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from slt.keypoints import schema
+from slt.keypoints.io import Keypoints
+
+PARTS = schema.DEFAULT_PARTS
+LEFT_SHOULDER = schema.POSE.index("left_shoulder")
+RIGHT_SHOULDER = schema.POSE.index("right_shoulder")
+FIRST_LOWER_BODY = schema.POSE.index("left_hip")  # pose joints from here on are hips and legs
+# Used only when a clip never shows both shoulders: a signer filmed from the waist up is about this
+# many image heights wide at the shoulders.
+FALLBACK_SHOULDER_WIDTH = 0.3
+
+
+@dataclass
+class NormalizeConfig:
+    """How keypoints become features; saved with a run so inference normalizes identically."""
+
+    upper_body: bool = True  # drop the hip and leg joints, rarely visible and never meaningful in signing
+    hand_offsets: bool = True  # add each hand joint's offset from its wrist as extra channels
+    # MediaPipe's z is a monocular depth guess with a different origin per part (hips for the pose,
+    # the wrist for a hand) and far noisier than x and y, so it is left out unless asked for.
+    use_z: bool = False
+
+
+class Normalizer:
+    """Turns `[T, 75, 3]` MediaPipe points (pose, left hand, right hand) into `[T, J', C]` features."""
+
+    def __init__(self, config: NormalizeConfig | None = None):
+        self.config = config or NormalizeConfig()
+        slices = schema.part_slices(PARTS)
+        pose_kept = FIRST_LOWER_BODY if self.config.upper_body else len(schema.POSE)
+        self.joints = np.r_[np.arange(pose_kept), np.arange(slices["left_hand"].start, slices["right_hand"].stop)]
+        # Positions of each hand's joints and wrist among the kept joints (they follow the pose).
+        hand_size = len(schema.HAND)
+        self.hands = {
+            hand: np.arange(pose_kept + i * hand_size, pose_kept + (i + 1) * hand_size)
+            for i, hand in enumerate(("left_hand", "right_hand"))
+        }
+        self.dims = 3 if self.config.use_z else 2
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joints)
+
+    @property
+    def num_channels(self) -> int:
+        return self.dims * (2 if self.config.hand_offsets else 1) + 1
+
+    def edges(self) -> np.ndarray:
+        """Skeleton bones over the kept joints, `[E, 2]` int64 (hands attached to the pose wrists)."""
+        new_index = np.full(sum(schema.part_sizes(PARTS).values()), -1)
+        new_index[self.joints] = np.arange(self.num_joints)
+        pairs = new_index[schema.edges(PARTS)]
+        return pairs[(pairs >= 0).all(axis=1)]
+
+    def __call__(self, points: np.ndarray | Keypoints, aspect: float = 1.0) -> np.ndarray:
+        """Features `[T, J', C]` float32 of one clip: `points` `[T, 75, 3]` or a `Keypoints` clip.
+
+        `aspect` is the video's width / height (taken from a `Keypoints` clip when known): MediaPipe
+        scales x by the width and y by the height, so without it a rotation would shear.
+        """
+        if isinstance(points, Keypoints):
+            aspect = clip_aspect(points)
+            points = points.select(PARTS).points
+        return self.features(self.transform(points, aspect))
+
+    def transform(self, points: np.ndarray, aspect: float = 1.0) -> np.ndarray:
+        """Body-frame coordinates `[T, J', D]` float32 of the kept joints; NaN where not detected."""
+        expected = sum(schema.part_sizes(PARTS).values())
+        if points.ndim != 3 or points.shape[1:] != (expected, 3):
+            raise ValueError(f"expected points [frames, {expected}, 3] for parts {PARTS}, got {points.shape}")
+        # Image units -> units of the image height on every axis (MediaPipe's z follows x's scale).
+        points = points[:, self.joints, : self.dims] * np.array([aspect, 1.0, aspect][: self.dims], np.float32)
+        center, width = self._reference(points)
+        return ((points - center) / width).astype(np.float32)
+
+    def _reference(self, points: np.ndarray) -> tuple[np.ndarray, float]:
+        """The clip's shoulder midpoint `[D]` and shoulder width (see the module docstring)."""
+        left, right = points[:, LEFT_SHOULDER], points[:, RIGHT_SHOULDER]
+        both = np.isfinite(left).all(axis=1) & np.isfinite(right).all(axis=1)
+        if both.any():
+            center = np.median((left[both] + right[both]) / 2, axis=0)
+            width = float(np.median(np.linalg.norm((left[both] - right[both])[:, :2], axis=1)))
+            if width > 0:
+                return center, width
+        detected = points[np.isfinite(points).all(axis=2)]
+        center = np.median(detected, axis=0) if len(detected) else np.zeros(self.dims)
+        return center, FALLBACK_SHOULDER_WIDTH
+
+    def features(self, body: np.ndarray) -> np.ndarray:
+        """Model input `[T, J', C]` float32 from body-frame coordinates `[T, J', D]` (NaN = missing)."""
+        detected = np.isfinite(body).all(axis=2, keepdims=True)
+        channels = [body]
+        if self.config.hand_offsets:
+            offsets = np.full_like(body, np.nan)
+            for joints in self.hands.values():
+                offsets[:, joints] = body[:, joints] - body[:, joints[:1]]
+            channels.append(offsets)
+        channels.append(detected.astype(np.float32))
+        out = np.concatenate(channels, axis=2)
+        return np.where(np.isfinite(out) & detected, out, 0.0).astype(np.float32)
+
+
+def clip_aspect(kp: Keypoints) -> float:
+    """Width / height of the clip's video, 1.0 when unknown."""
+    return kp.width / kp.height if kp.width and kp.height else 1.0
