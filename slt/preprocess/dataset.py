@@ -1,0 +1,203 @@
+"""Keypoint clips as training batches, read from Parquet once and from a memory-mapped cache after.
+
+The first time a split is loaded, every clip is read, normalized to body-frame coordinates
+(`Normalizer.transform`) and packed into one contiguous float32 array `[total frames, J', D]` plus
+clip offsets, two `.npy` files memory-mapped by every later load and every DataLoader worker, so
+epochs never touch Parquet. The cache is keyed by a hash of the keypoint files (paths, sizes,
+modification times), the sample order and the normalization settings: change any and a new cache is
+built. The cache holds body-frame coordinates rather than final features so that augmentation,
+which works on them, stays possible; building the feature channels per clip is cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import track
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from slt.keypoints.io import atomic_write, read_parquet
+from slt.preprocess.annotations import Sample, check_keypoints, keypoint_path
+from slt.preprocess.augment import AugmentConfig, augment
+from slt.preprocess.normalize import PARTS, Normalizer, clip_aspect
+
+CACHE_VERSION = 1  # bump when the packed layout changes, so old caches are not reused
+PROGRESS_MIN_CLIPS = 200  # packing fewer clips than this takes about a second: no progress bar
+
+
+class KeypointDataset(Dataset):
+    """Map-style dataset of (features, text) pairs; `dataset[i]` or `dataset[i, epoch]`.
+
+    Each item is a dict: "features" FloatTensor `[T, J', C]`, "text", "gloss" ("" when none) and
+    "name". With an `augment` config every item is augmented with a generator seeded by
+    (seed, epoch, index), so a run reproduces whatever the number of workers; the epoch comes from
+    the sampler of `make_loader`.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        samples: list[Sample],
+        normalizer: Normalizer,
+        augment: AugmentConfig | None = None,
+        seed: int = 0,
+        cache_dir: str | Path | None = None,
+    ):
+        if not samples:
+            raise ValueError(f"no samples to load from {data_dir}")
+        check_keypoints(data_dir, samples)
+        self.data_dir = Path(data_dir)
+        self.samples = list(samples)
+        self.normalizer = normalizer
+        self.augment = augment
+        self.seed = seed
+        cache_dir = Path(cache_dir) if cache_dir is not None else self.data_dir / ".slt_cache"
+        key = self._cache_key()
+        self.points_path = cache_dir / f"{key}.points.npy"
+        offsets_path = cache_dir / f"{key}.offsets.npy"
+        if not (self.points_path.is_file() and offsets_path.is_file()):
+            self._pack(offsets_path)
+        self.offsets = np.load(offsets_path)
+        self.lengths = np.diff(self.offsets)
+        self._points = None  # opened on first use in each process (workers included)
+
+    def _cache_key(self) -> str:
+        files = []
+        for sample in self.samples:
+            path = keypoint_path(self.data_dir, sample.name).resolve()
+            stat = path.stat()
+            files.append([str(path), stat.st_size, stat.st_mtime_ns])
+        inputs = {"version": CACHE_VERSION, "normalize": asdict(self.normalizer.config), "files": files}
+        return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:24]
+
+    def _pack(self, offsets_path: Path) -> None:
+        clips = []
+        for sample in track(
+            self.samples,
+            description=f"Packing {len(self.samples)} clips",
+            console=Console(stderr=True),
+            transient=True,
+            disable=len(self.samples) < PROGRESS_MIN_CLIPS,
+        ):
+            path = keypoint_path(self.data_dir, sample.name)
+            try:
+                kp = read_parquet(path, parts=PARTS)
+            except (KeyError, ValueError, OSError) as error:  # not Parquet, no frames, a part missing
+                raise ValueError(f"{path}: unreadable keypoint file ({error.args[0] if error.args else error})") from error
+            clips.append(self.normalizer.transform(kp.points, clip_aspect(kp)))
+        offsets = np.cumsum([0] + [len(c) for c in clips], dtype=np.int64)
+
+        def write_points(tmp: str) -> None:
+            packed = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(offsets[-1], *clips[0].shape[1:]))
+            for clip, start in zip(clips, offsets):
+                packed[start : start + len(clip)] = clip
+            packed.flush()
+
+        def write_offsets(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                np.save(f, offsets)
+
+        # Offsets last: a cache whose offsets file exists is complete.
+        atomic_write(self.points_path, write_points)
+        atomic_write(offsets_path, write_offsets)
+
+    @property
+    def points(self) -> np.ndarray:
+        """The packed body-frame coordinates of the whole split, memory-mapped read-only."""
+        if self._points is None:
+            self._points = np.load(self.points_path, mmap_mode="r")
+        return self._points
+
+    def __getstate__(self) -> dict:
+        # Workers reopen the memory map instead of receiving a pickled copy of the array.
+        return {**self.__dict__, "_points": None}
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict:
+        index, epoch = item if isinstance(item, tuple) else (item, 0)
+        body = np.array(self.points[self.offsets[index] : self.offsets[index + 1]])
+        if self.augment is not None:
+            rng = np.random.default_rng((self.seed, epoch, index))
+            body = augment(body, self.augment, rng, self.normalizer.hands.values())
+        sample = self.samples[index]
+        return {
+            "features": torch.from_numpy(self.normalizer.features(body)),
+            "text": sample.text,
+            "gloss": sample.gloss or "",
+            "name": sample.name,
+        }
+
+
+class LengthBucketSampler(Sampler):
+    """Batches of clips of similar length, to waste little compute on padding.
+
+    Shuffled: each epoch permutes the clips, sorts them by length within windows of `window` batches
+    and shuffles the batch order, all seeded by (seed, epoch). Not shuffled: batches in order of
+    length. Yields lists of (index, epoch) keys, so the dataset can seed augmentation per epoch.
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0, window: int = 50):
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.window = window
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    def __iter__(self):
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        if self.shuffle:
+            rng = np.random.default_rng((self.seed, epoch))
+            order = rng.permutation(len(self.lengths))
+            size = self.batch_size * self.window  # a multiple of the batch size: only the last batch is short
+            order = np.concatenate(
+                [w[np.argsort(self.lengths[w], kind="stable")] for w in np.split(order, range(size, len(order), size))]
+            )
+        else:
+            order = np.argsort(self.lengths, kind="stable")
+        batches = np.split(order, range(self.batch_size, len(order), self.batch_size))
+        if self.shuffle:
+            rng.shuffle(batches)
+        for batch in batches:
+            yield [(int(i), epoch) for i in batch]
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack items into a batch, zero-padding features in time; see `make_loader`."""
+    longest = max(len(item["features"]) for item in items)
+    features = torch.zeros(len(items), longest, *items[0]["features"].shape[1:])
+    frame_mask = torch.zeros(len(items), longest, dtype=torch.bool)
+    for b, item in enumerate(items):
+        features[b, : len(item["features"])] = item["features"]
+        frame_mask[b, : len(item["features"])] = True
+    batch = {key: [item[key] for item in items] for key in ("text", "gloss", "name")}
+    return {"features": features, "frame_mask": frame_mask, **batch}
+
+
+def make_loader(dataset: KeypointDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
+    """A DataLoader over `dataset` with length bucketing. Every batch is a dict:
+
+    "features" FloatTensor `[B, T, J', C]` zero-padded in time, "frame_mask" BoolTensor `[B, T]`
+    (True on real frames), "text", "gloss" and "name" lists of strings.
+    """
+    return DataLoader(
+        dataset,
+        batch_sampler=LengthBucketSampler(dataset.lengths, batch_size, shuffle, seed),
+        collate_fn=collate,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
