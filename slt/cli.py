@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(
@@ -16,6 +18,142 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one clear line on stderr and return the exit to raise: `raise fail("...")`."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
+
+
+@app.command()
+def synth(
+    out: Path = typer.Argument(..., help="Folder to write keypoints/ and annotations.csv into."),
+    train: int = typer.Option(2000, help="Training sentences."),
+    dev: int = typer.Option(200, help="Development sentences."),
+    test: int = typer.Option(200, help="Test sentences (new combinations of signs seen in training)."),
+    signers: int = typer.Option(8, help="Distinct synthetic signers."),
+    seed: int = typer.Option(0, help="Same seed, byte-identical output."),
+    from_table: list[Path] = typer.Option(None, help="Synthesize these gloss/text tables instead of the toy language."),
+):
+    """Write the built-in example corpus: synthetic signers signing a toy sign language.
+
+    Example: slt synth data/synth   (then train on data/synth/keypoints with data/synth/annotations.csv)
+    """
+    import time
+
+    from slt.preprocess import synth as synthesis
+
+    start = time.perf_counter()
+    try:
+        if from_table:
+            clips = [clip for path in from_table for clip in synthesis.table_clips(path)]
+        else:
+            if min(train, dev, test) < 0 or signers < 1:
+                raise ValueError("sizes must be >= 0 and --signers >= 1")
+            clips = synthesis.toy_clips(train, dev, test, signers, seed)
+    except (OSError, ValueError) as e:
+        raise fail(str(e))
+    summary = synthesis.write_corpus(out, clips, seed=seed, progress=True)
+    counts = ", ".join(f"{n} {split}" for split, n in summary.clips.items())
+    typer.echo(
+        f"wrote {counts} clips ({summary.frames / synthesis.FPS / 60:.1f} min at {synthesis.FPS:g} fps), "
+        f"{summary.signs} signs, {summary.signers} signers to {out} in {time.perf_counter() - start:.0f} s"
+    )
+
+
+@app.command()
+def render(
+    file: Path = typer.Argument(..., help="A keypoint .parquet file."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write: .mp4 or .gif."),
+    video: Path = typer.Option(None, help="Draw over this video (the one the keypoints came from)."),
+    width: int = typer.Option(None, help="Output width in pixels (default: the source's; GIFs at most 480)."),
+):
+    """Draw a keypoint file as a skeleton video, on a blank canvas or over its source video.
+
+    Example: slt render data/synth/keypoints/dev/dev-00000.parquet -o clip.mp4
+    """
+    from slt.keypoints.io import read_parquet
+    from slt.keypoints.render import FORMATS, render as render_video
+
+    if output.suffix.lower() not in FORMATS:
+        raise fail(f"cannot write {output}: the output must end in {' or '.join(FORMATS)}")
+    if not file.is_file():
+        raise fail(f"no keypoint file {file}")
+    if video is not None and not video.is_file():
+        raise fail(f"no video file {video}")
+    try:
+        kp = read_parquet(file)
+    except Exception as e:  # pyarrow raises several types for files that are not keypoint Parquet
+        raise fail(f"cannot read {file} as a keypoint Parquet file ({e})")
+    try:
+        frames = render_video(kp, output, video=video, width=width)
+    except (OSError, ValueError) as e:
+        raise fail(str(e))
+    typer.echo(f"wrote {output} ({frames} frames, {frames / (kp.fps or 25):.1f} s)")
+
+
+@app.command()
+def train(
+    stage: int = typer.Option(1, help="1: keypoint encoder + Light-T (visual initialing)."),
+    data: Path = typer.Option(None, help="Keypoint folder (`slt preprocess` output, or OUT/keypoints of `slt synth`)."),
+    annotations: list[Path] = typer.Option(None, help="Annotation table; repeat the flag for several files."),
+    out: Path = typer.Option(..., help="Run folder: checkpoint, config, metrics, logs."),
+    config: Path = typer.Option(None, help="YAML config (see slt/config.py); flags override it."),
+    preset: str = typer.Option(None, help="Light-T size: tiny, small, base (default), large."),
+    epochs: int = typer.Option(None, help="Training epochs."),
+    batch_size: int = typer.Option(None, help="Global batch size (the same on any number of devices)."),
+    lr: float = typer.Option(None, help="Peak learning rate."),
+    seed: int = typer.Option(None, help="Random seed (data order, augmentation, initialization)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out after an interruption."),
+    input: str = typer.Option(None, help="keypoints (default), or gloss: the gloss oracle, the ceiling for keypoints."),
+    optimizer: str = typer.Option(None, help="adamw (default) or sgd (momentum 0.9, the paper's stage 1)."),
+    downsample: int = typer.Option(None, help="Temporal downsampling of the sign-wise features: 1, 2, 4 or 8."),
+    skip_missing: bool = typer.Option(None, "--skip-missing", help="Go on without clips whose keypoint file is missing."),
+):
+    """Train a translator. Stage 1: keypoint encoder + Light-T, scored on dev (and test) by beam search.
+
+    Example: slt train --stage 1 --data data/synth/keypoints --annotations data/synth/annotations.csv --out runs/s1
+    Several devices: accelerate launch -m slt.cli train --stage 1 ... (the same --batch-size gives the same run).
+    """
+    from slt.config import resolve
+
+    if stage != 1:
+        raise fail(f"--stage must be 1, got {stage}")
+    overrides = {
+        "stage": stage,
+        "seed": seed,
+        "data.data": str(data) if data else None,
+        "data.annotations": [str(a) for a in annotations] if annotations else None,
+        "data.skip_missing": skip_missing,
+        "model.preset": preset,
+        "model.input": input,
+        "model.encoder.downsample": downsample,
+        "optim.epochs": epochs,
+        "optim.batch_size": batch_size,
+        "optim.lr": lr,
+        "optim.optimizer": optimizer,
+    }
+    try:
+        from slt import stage1
+
+        stage1.train(resolve(config, overrides), out, resume=resume)
+    except (OSError, ValueError) as e:
+        raise fail(str(e))
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="A run folder written by `slt train`."),
+    split: str = typer.Option(None, help="Split to score (default: test; with --annotations: every clip)."),
+    annotations: list[Path] = typer.Option(None, help="Score the clips of these annotation tables instead."),
+    data: Path = typer.Option(None, help="Keypoint folder for --annotations (default: the run's)."),
+    beams: int = typer.Option(None, help="Beam size (default: the run's, 5)."),
+):
+    """Decode a split with a trained run and score it (BLEU-1..4, ROUGE-L, chrF); writes hypotheses and scores.
+
+    Example: slt evaluate runs/s1 --split test   (writes runs/s1/test.hypotheses.tsv and runs/s1/metrics.json)
+    """
+    try:
+        from slt import stage1
+
+        stage1.evaluate_run(run, split, [str(a) for a in annotations or []], str(data) if data else None, beams)
+    except (OSError, ValueError) as e:
+        raise fail(str(e))
 
 
 if __name__ == "__main__":
