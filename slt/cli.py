@@ -156,5 +156,90 @@ def evaluate(
         raise fail(str(e))
 
 
+@app.command()
+def preprocess(
+    inputs: list[Path] = typer.Argument(..., help="Video files, folders (searched recursively) and frame folders."),
+    out: Path = typer.Option(..., help="Output folder: one .parquet per clip, mirroring the inputs' relative paths."),
+    segments: Path = typer.Option(None, help="CSV/TSV of clips to cut from the videos: name, video, start, end (s)."),
+    fps: float = typer.Option(25.0, help="Frame rate of frame-folder clips (videos carry their own)."),
+    face: bool = typer.Option(False, "--face", help="Also keep MediaPipe's 468 face points."),
+    model_complexity: int = typer.Option(1, help="MediaPipe Holistic model complexity (only 1 ships offline)."),
+    workers: int = typer.Option(None, help="Worker processes (default: the number of cores)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo clips whose output file already exists."),
+    allow_failures: bool = typer.Option(False, "--allow-failures", help="Exit 0 even if some clips failed."),
+):
+    """Extract MediaPipe Holistic keypoints from videos into one Parquet file per clip.
+
+    Safe to rerun: finished clips are skipped. Writes OUT/manifest.csv and OUT/errors.csv.
+
+    Example: slt preprocess videos/ --out keypoints/ --workers 4
+    """
+    from slt.keypoints.extract import check_model_complexity
+    from slt.preprocess.extract_batch import plan_jobs, run_batch
+
+    if not fps > 0:
+        raise fail(f"--fps must be positive, got {fps:g}")
+    if workers is not None and workers < 1:
+        raise fail(f"--workers must be at least 1, got {workers}")
+    if segments is not None and not segments.is_file():
+        raise fail(f"no segments table {segments}")
+    try:
+        check_model_complexity(model_complexity)
+        jobs, failures = plan_jobs(inputs, segments, fps)
+    except ValueError as e:
+        raise fail(str(e))
+    if not jobs and not failures:
+        raise fail(f"no video or frame folder found in {', '.join(map(str, inputs))}")
+    summary = run_batch(
+        jobs,
+        out,
+        failures=failures,
+        face=face,
+        model_complexity=model_complexity,
+        workers=workers,
+        overwrite=overwrite,
+    )
+    if summary.failures and not allow_failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def inspect(
+    files: list[Path] = typer.Argument(..., help="Keypoint files: .parquet (any supported layout) or .pose."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON (one object per clip) for scripts."),
+):
+    """Show frames, frame rate, duration and per-part detection rates of keypoint files.
+
+    Example: slt inspect keypoints/train/clip001.parquet --json
+    """
+    import json
+
+    import pyarrow.parquet as pq
+
+    from slt.keypoints.formats import is_wide, read_fingerspelling, read_keypoints
+
+    rows = []
+    for file in files:
+        if not file.is_file():
+            raise fail(f"no keypoint file {file}")
+        try:
+            if file.suffix == ".parquet" and is_wide(pq.read_schema(file).names):  # many clips per file
+                clips = {f"{file}#{sid}": kp for sid, kp in read_fingerspelling(file).items()}
+            else:
+                clips = {str(file): read_keypoints(file)}
+        except Exception as e:  # pyarrow and pose-format raise several types for foreign files
+            raise fail(f"cannot read {file} as keypoints ({e})")
+        for name, kp in clips.items():
+            rates = kp.detection_rates()
+            rows.append({"file": name, "frames": kp.num_frames, "fps": kp.fps, "duration": kp.duration, "detected": rates})
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        rates = ", ".join(f"{part} {rate:.0%}" for part, rate in row["detected"].items())
+        fps = f"{row['fps']:g} fps, {row['duration']:.2f} s" if row["fps"] else "fps unknown"
+        typer.echo(f"{row['file']}: {row['frames']} frames, {fps}; detected: {rates}")
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,317 @@
+"""`slt preprocess`: many videos to keypoint Parquet files, in parallel worker processes, safe to rerun.
+
+`plan_jobs` turns the user's inputs (video files, folders searched recursively, frame folders, an
+optional segments table) into one `Job` per output file, checking everything that can be checked
+before any work starts. `run_batch` extracts them with one MediaPipe graph per worker process and
+writes every file atomically, so a killed run leaves only whole files and a rerun skips them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from slt.keypoints import schema
+from slt.keypoints.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipSource, FrameReader, UnreadableClip, is_video
+from slt.keypoints.io import Keypoints, atomic_write, read_parquet, write_parquet
+
+# A worker process is replaced after this many clips, so that anything MediaPipe or FFmpeg leaks over
+# a long batch is given back.
+RECYCLE_AFTER = 50
+# How2Sign's column names for a segments table, next to the plain ones.
+SEGMENT_COLUMNS = {
+    "name": ("name", "sentence_name"),
+    "video": ("video", "video_name"),
+    "start": ("start", "start_realigned"),
+    "end": ("end", "end_realigned"),
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One clip to extract: `name` is its output path under the output folder, without `.parquet`."""
+
+    name: str
+    source: ClipSource
+    input: str  # the input as reported in errors.csv
+
+
+@dataclass
+class Result:
+    job: Job
+    record: dict | None = None  # manifest row, when the clip has an output file
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    frames: int = 0  # frames extracted in this run (0 when skipped)
+
+
+@dataclass
+class Summary:
+    extracted: int = 0
+    skipped: int = 0
+    frames: int = 0
+    seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
+
+
+def plan_jobs(
+    inputs: list[Path], segments: Path | None = None, fps: float = 25.0
+) -> tuple[list[Job], list[tuple[str, str]]]:
+    """The jobs for `inputs`, and the (input, reason) failures already known (explicit non-video files).
+
+    Raises ValueError, before any work, for a missing input, a bad segments table or two inputs that
+    would write the same output file.
+    """
+    clips: list[tuple[str, Path]] = []
+    failures = []
+    for root in inputs:
+        if not root.exists():
+            raise ValueError(f"input {root} does not exist")
+        if root.is_file():
+            if is_video(root):
+                clips.append((root.stem, root))
+            else:
+                failures.append((str(root), f"not a video file (expected {', '.join(VIDEO_EXTENSIONS)})"))
+            continue
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            folder = Path(folder)
+            relative = folder.relative_to(root)
+            files = sorted(f for f in files if not f.startswith("."))
+            if any(Path(f).suffix.lower() in IMAGE_EXTENSIONS for f in files):
+                name = relative.as_posix() if relative != Path(".") else root.resolve().name
+                clips.append((name, folder))
+            clips += [((relative / Path(f).stem).as_posix(), folder / f) for f in files if is_video(Path(f))]
+
+    if segments is None:
+        jobs = [Job(name, ClipSource(path, fps=fps), str(path)) for name, path in clips]
+    else:
+        jobs = _segment_jobs(segments, [(name, path) for name, path in clips if path.is_file()])
+
+    owners: dict[str, Job] = {}
+    for job in jobs:
+        if job.name in owners:
+            raise ValueError(
+                f"{owners[job.name].input} and {job.input} would both be written to {job.name}.parquet; "
+                "rename one or preprocess them into different output folders"
+            )
+        owners[job.name] = job
+    return sorted(jobs, key=lambda j: j.name), failures
+
+
+def _segment_jobs(table_path: Path, videos: list[tuple[str, Path]]) -> list[Job]:
+    """One job per row of a segments table (name, video, start, end in seconds; How2Sign's own columns work)."""
+    try:
+        table = pd.read_csv(table_path, sep=None, engine="python", dtype=str)
+    except (OSError, ValueError, csv.Error) as error:
+        raise ValueError(f"cannot read segments table {table_path}: {error}") from error
+    by_lower = {c.strip().lower(): c for c in table.columns}
+    columns = {}
+    for key, aliases in SEGMENT_COLUMNS.items():
+        found = [by_lower[a] for a in aliases if a in by_lower]
+        if not found:
+            raise ValueError(f"segments table {table_path} has no {' or '.join(aliases)} column")
+        columns[key] = found[0]
+
+    by_name = {name: path for name, path in videos}
+    by_stem: dict[str, list[Path]] = {}
+    for _, path in videos:
+        by_stem.setdefault(path.stem, []).append(path)
+    jobs = []
+    for line, row in enumerate(table.itertuples(index=False), start=2):
+        row = dict(zip(table.columns, row))
+        where = f"segments table {table_path} line {line}"
+        name, video = str(row[columns["name"]]).strip(), str(row[columns["video"]]).strip()
+        video = video[: -len(Path(video).suffix)] if is_video(Path(video)) else video
+        path = by_name.get(video)
+        if path is None:
+            candidates = by_stem.get(Path(video).name, [])
+            if len(candidates) != 1:
+                found = "is not among the inputs" if not candidates else f"matches {len(candidates)} input videos"
+                raise ValueError(f"{where}: video {video!r} {found}")
+            path = candidates[0]
+        try:
+            start, end = float(row[columns["start"]]), float(row[columns["end"]])
+        except ValueError:
+            raise ValueError(f"{where}: start and end must be numbers of seconds") from None
+        if not 0 <= start < end:
+            raise ValueError(f"{where}: needs 0 <= start < end, got {start:g} and {end:g}")
+        jobs.append(Job(name, ClipSource(path, start, end), f"{path} [{start:g}s-{end:g}s]"))
+    return jobs
+
+
+def manifest_record(name: str, kp: Keypoints) -> dict:
+    """The manifest row of one output file."""
+    record = {"clip": name, "source": kp.info.get("source", ""), "frames": kp.num_frames, "fps": kp.fps}
+    record.update({f"{part}_rate": round(rate, 4) for part, rate in kp.detection_rates().items()})
+    return record
+
+
+# Worker process state: one extractor per process, created by `_start_worker` inside the process.
+_extractor = None
+_frames_done = None
+
+
+def _start_worker(face: bool, model_complexity: int, frames_done) -> None:
+    global _extractor, _frames_done
+    import cv2
+
+    from slt.keypoints.extract import HolisticExtractor
+
+    # One process per core already keeps the machine busy; OpenCV's own threads would only compete.
+    cv2.setNumThreads(1)
+    # MediaPipe, TFLite and FFmpeg log from C++ straight to file descriptor 2, which would tear through
+    # the progress bar; a worker reports everything that matters in its `Result` instead.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    _extractor = HolisticExtractor(face, model_complexity)
+    _frames_done = frames_done
+
+
+def _count_frames(n: int) -> None:
+    with _frames_done.get_lock():
+        _frames_done.value += n
+
+
+def _run_job(job: Job, out_dir: Path, overwrite: bool) -> Result:
+    out = out_dir / f"{job.name}.parquet"
+    if out.exists() and not overwrite:
+        return Result(job, record=manifest_record(job.name, read_parquet(out)))
+    try:
+        reader = FrameReader(job.source)
+        kp = _extractor(reader, on_frames=_count_frames)
+    except UnreadableClip as error:
+        return Result(job, error=str(error))
+    except Exception as error:  # an unexpected decoder failure must not stop the rest of the batch
+        return Result(job, error=f"{type(error).__name__}: {error}")
+    if not np.isfinite(kp.points).any():
+        return Result(job, error=f"no person detected in any of its {kp.num_frames} frames", frames=kp.num_frames)
+    write_parquet(kp, out)
+    return Result(job, manifest_record(job.name, kp), warnings=reader.warnings, frames=kp.num_frames)
+
+
+def _remove_stale_temp_files(paths: list[Path]) -> None:
+    """Delete the temp files a killed run left next to `paths` (see `atomic_write`)."""
+    for path in paths:
+        if path.parent.is_dir():
+            for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
+def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    buffer = io.StringIO()
+    pd.DataFrame(rows, columns=columns).to_csv(buffer, index=False)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(buffer.getvalue()))
+
+
+def write_manifest(out_dir: Path, records: dict[str, dict]) -> None:
+    """Write `out_dir/manifest.csv` over every keypoint file under `out_dir`, sorted by clip.
+
+    `records` holds the rows already known by clip name; other files are read for theirs.
+    """
+    rows = []
+    for path in sorted(out_dir.rglob("*.parquet")):
+        name = path.relative_to(out_dir).with_suffix("").as_posix()
+        if name.startswith(".") or "/." in name:
+            continue
+        rows.append(records.get(name) or manifest_record(name, read_parquet(path)))
+    rows.sort(key=lambda r: r["clip"])
+    parts = [p for p in schema.PARTS if any(f"{p}_rate" in r for r in rows)] or list(schema.DEFAULT_PARTS)
+    _write_csv(out_dir / "manifest.csv", rows, ["clip", "source", "frames", "fps"] + [f"{p}_rate" for p in parts])
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run_batch(
+    jobs: list[Job],
+    out_dir: Path,
+    *,
+    failures: list[tuple[str, str]] = (),
+    face: bool = False,
+    model_complexity: int = 1,
+    workers: int | None = None,
+    overwrite: bool = False,
+    console: Console | None = None,
+) -> Summary:
+    """Extract every job into `out_dir`, then write `manifest.csv` and `errors.csv` there.
+
+    `failures` are (input, reason) pairs found while planning; they go to errors.csv with the rest.
+    Progress, warnings and the summary go to `console` (stderr by default).
+    """
+    console = console or Console(stderr=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = [out_dir / f"{job.name}.parquet" for job in jobs]
+    _remove_stale_temp_files(outputs + [out_dir / "manifest.csv", out_dir / "errors.csv"])
+    summary = Summary(failures=list(failures))
+    records: dict[str, dict] = {}
+    # Spawned, not forked: MediaPipe and OpenCV keep threads that do not survive a fork.
+    context = multiprocessing.get_context("spawn")
+    frames_done = context.Value("q", 0)
+    start = time.perf_counter()
+    progress = Progress(
+        TextColumn("[bold]preprocess"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("clips · {task.fields[speed]} frames/s · ETA"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    with progress, context.Pool(
+        max(1, min(workers or default_workers(), len(jobs))),
+        _start_worker,
+        (face, model_complexity, frames_done),
+        maxtasksperchild=RECYCLE_AFTER,
+    ) as pool:
+        task = progress.add_task("clips", total=len(jobs), speed="-")
+        results = pool.imap_unordered(partial(_run_job, out_dir=out_dir, overwrite=overwrite), jobs)
+        for done in range(len(jobs)):
+            while True:
+                try:
+                    result = results.next(timeout=0.25)
+                    break
+                except multiprocessing.TimeoutError:
+                    progress.update(task, speed=f"{frames_done.value / (time.perf_counter() - start):.1f}")
+            for warning in result.warnings:
+                progress.console.print(f"warning: {result.job.input}: {warning}", markup=False, highlight=False)
+            if result.error:
+                summary.failures.append((result.job.input, result.error))
+            elif result.frames:
+                summary.extracted += 1
+            else:
+                summary.skipped += 1
+            summary.frames += result.frames
+            if result.record:
+                records[result.job.name] = result.record
+            speed = frames_done.value / (time.perf_counter() - start)
+            progress.update(task, completed=done + 1, speed=f"{speed:.1f}")
+    summary.seconds = time.perf_counter() - start
+
+    write_manifest(out_dir, records)
+    summary.failures.sort()
+    _write_csv(
+        out_dir / "errors.csv", [{"input": i, "reason": r} for i, r in summary.failures], ["input", "reason"]
+    )
+    speed = summary.frames / summary.seconds if summary.seconds else 0.0
+    console.print(
+        f"{len(jobs) + len(failures)} clips: {summary.extracted} extracted ({summary.frames} frames, "
+        f"{speed:.1f} frames/s, {summary.seconds:.0f}s), {summary.skipped} already done, "
+        f"{len(summary.failures)} failed" + (f" (see {out_dir / 'errors.csv'})" if summary.failures else ""),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return summary
