@@ -28,7 +28,9 @@ def synth(
     test: int = typer.Option(200, help="Test sentences (new combinations of signs seen in training)."),
     signers: int = typer.Option(8, help="Distinct synthetic signers."),
     seed: int = typer.Option(0, help="Same seed, byte-identical output."),
-    from_table: list[Path] = typer.Option(None, help="Synthesize these gloss/text tables instead of the toy language."),
+    from_table: list[Path] = typer.Option(
+        None, metavar="FILE", help="Synthesize this gloss/text table (repeatable) instead of the toy language."
+    ),
 ):
     """Write the built-in example corpus: synthetic signers signing a toy sign language.
 
@@ -40,15 +42,15 @@ def synth(
 
     start = time.perf_counter()
     try:
+        if min(train, dev, test) < 0 or signers < 1:
+            raise ValueError("--train, --dev and --test must be >= 0 and --signers >= 1")
         if from_table:
-            clips = [clip for path in from_table for clip in synthesis.table_clips(path)]
+            clips = [clip for path in from_table for clip in synthesis.table_clips(path, signers)]
         else:
-            if min(train, dev, test) < 0 or signers < 1:
-                raise ValueError("sizes must be >= 0 and --signers >= 1")
             clips = synthesis.toy_clips(train, dev, test, signers, seed)
+        summary = synthesis.write_corpus(out, clips, seed=seed, progress=True)
     except (OSError, ValueError) as e:
         raise fail(str(e))
-    summary = synthesis.write_corpus(out, clips, seed=seed, progress=True)
     counts = ", ".join(f"{n} {split}" for split, n in summary.clips.items())
     typer.echo(
         f"wrote {counts} clips ({summary.frames / synthesis.FPS / 60:.1f} min at {synthesis.FPS:g} fps), "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -322,12 +323,12 @@ def _noun_phrase(rng: np.random.Generator, noun: Noun, tense: str, definite: boo
     return signs, english
 
 
-def _subject(rng: np.random.Generator, predicate_tags: frozenset[str] | None = None) -> tuple[list[str], str, str, frozenset[str]]:
-    """A subject: a pronoun, or [POSS] noun (a person for actions). Returns signs, English, person, tags."""
+def _subject(rng: np.random.Generator, people_only: bool) -> tuple[list[str], str, str, frozenset[str]]:
+    """A subject: a pronoun or [POSS] NOUN. Returns signs, English, grammatical person, noun tags."""
     if rng.random() < 0.6:
         gloss = _pick(rng, PRONOUN)
         return [gloss], PRONOUN[gloss][0], PRONOUN[gloss][1], frozenset({"pronoun"})
-    kinds = {"person"} if predicate_tags is None else {"person", "thing", "animal", "place", "food", "drink"}
+    kinds = {"person"} if people_only else {"person", "thing", "animal", "place", "food", "drink"}
     noun = NOUN[_pick(rng, [g for g, n in NOUN.items() if n.tags & kinds])]
     if rng.random() < 0.5:
         possessive = _pick(rng, POSSESSIVE)
@@ -363,7 +364,7 @@ def sentence(rng: np.random.Generator) -> tuple[list[str], str]:
     adverb, end = (time_en, "") if where == "adverb" else ("", time_en)
 
     if rng.random() < 0.3 or time == "NOW":  # topic-comment: SUBJECT ADJECTIVE, "the subject is adjective"
-        subject, subject_en, person, tags = _subject(rng, predicate_tags=frozenset())
+        subject, subject_en, person, tags = _subject(rng, people_only=False)
         adjective = _pick(rng, [g for g, (_, t) in ADJECTIVE.items() if t & tags])
         wh = "WHY" if mood == "wh" else None
         if wh and tense == "future":
@@ -371,7 +372,7 @@ def sentence(rng: np.random.Generator) -> tuple[list[str], str]:
         signs = [*([time] if time else []), *subject, adjective]
         text = _clause(subject_en, person, tense, mood, None, ADJECTIVE[adjective][0], adverb, end, "why" if wh else "")
     else:  # TIME SUBJECT OBJECT VERB: "subject verb object time"
-        subject, subject_en, person, _ = _subject(rng)
+        subject, subject_en, person, _ = _subject(rng, people_only=True)
         verb = VERB[_pick(rng, VERB)]
         noun = NOUN[_pick(rng, [g for g, n in NOUN.items() if n.tags & verb.objects])]
         wh = None
@@ -424,8 +425,20 @@ LOCATIONS = {
     "mouth": (0.0, -0.42, -0.42), "forehead": (-0.05, -0.75, -0.4), "cheek": (-0.2, -0.45, -0.35),
     "temple": (-0.3, -0.68, -0.25), "shoulder": (-0.45, 0.1, -0.2), "other_shoulder": (0.35, 0.15, -0.25),
 }  # fmt: skip
-MOVEMENTS = ("hold", "down", "up", "forward", "across", "arc", "circle", "circle_front", "tap", "shake",
-             "twist", "open", "close")  # fmt: skip
+# Wrist paths over the sign's time u in [0, 1] (e: u eased in and out), for an amplitude of 0.3 body units.
+PATHS = {
+    "hold": lambda u, e: (0, 0.1 * np.sin(2 * np.pi * u), 0),
+    "down": lambda u, e: (0, e, 0),
+    "up": lambda u, e: (0, -e, 0),
+    "forward": lambda u, e: (0, 0, -e),
+    "across": lambda u, e: (1.3 * e, 0, 0),
+    "arc": lambda u, e: (e, -0.6 * np.sin(np.pi * u), 0),
+    "circle": lambda u, e: (0.5 * np.cos(2 * np.pi * u) - 0.5, 0.5 * np.sin(2 * np.pi * u), 0),
+    "circle_front": lambda u, e: (0, 0.5 * np.sin(2 * np.pi * u), 0.5 - 0.5 * np.cos(2 * np.pi * u)),
+    "tap": lambda u, e: (0, 0, -0.4 * np.abs(np.sin(4 * np.pi * u))),
+    "shake": lambda u, e: (0.3 * np.sin(6 * np.pi * u), 0, 0),
+}
+MOVEMENTS = (*PATHS, "twist", "open", "close")  # the last three turn the wrist or change the handshape
 HAND_MODES = ("one", "symmetric", "alternating", "base")
 
 # A hand's state: wrist position (3), orientation (3), finger flexion (5), spread (1).
@@ -468,22 +481,8 @@ class SignMotion:
     def _moved(self, start: np.ndarray, u: np.ndarray, amplitude: float) -> np.ndarray:
         states = np.tile(start, (len(u), 1))
         ease = u * u * (3 - 2 * u)
-        turn = 2 * np.pi * u
-        a = 0.3 * amplitude
-        delta = {
-            "hold": np.stack([0 * u, 0.03 * np.sin(turn), 0 * u], 1),
-            "down": np.stack([0 * u, a * ease, 0 * u], 1),
-            "up": np.stack([0 * u, -a * ease, 0 * u], 1),
-            "forward": np.stack([0 * u, 0 * u, -a * ease], 1),
-            "across": np.stack([a * 1.3 * ease, 0 * u, 0 * u], 1),
-            "arc": np.stack([a * ease, -0.6 * a * np.sin(np.pi * u), 0 * u], 1),
-            "circle": 0.5 * a * np.stack([np.cos(turn) - 1, np.sin(turn), 0 * u], 1),
-            "circle_front": 0.5 * a * np.stack([0 * u, np.sin(turn), 1 - np.cos(turn)], 1),
-            "tap": np.stack([0 * u, 0 * u, -0.4 * a * np.abs(np.sin(2 * turn))], 1),
-            "shake": np.stack([0.3 * a * np.sin(3 * turn), 0 * u, 0 * u], 1),
-        }.get(self.movement)
-        if delta is not None:
-            states[:, POS] += delta
+        if self.movement in PATHS:
+            states[:, POS] += 0.3 * amplitude * np.stack(np.broadcast_arrays(*PATHS[self.movement](u, ease)), 1)
         elif self.movement == "twist":
             states[:, ROT.start + 2] += 1.5 * ease
         else:  # "open" starts from a fist, "close" ends in one
@@ -722,10 +721,11 @@ def toy_clips(train: int, dev: int, test: int, signers: int, seed: int) -> list[
     return clips
 
 
-def table_clips(path: str | Path) -> list[Clip]:
+def table_clips(path: str | Path, signers: int = 8) -> list[Clip]:
     """Clips for every row of a gloss/text table: a table `read_annotations` knows (e.g. PHOENIX-2014T
     corpus files) or a plain CSV/TSV with `gloss` and `text` columns (and optional `split`, `signer`).
-    Rows without a split get one from a hash of their text (90/5/5), so equal sentences share a split."""
+    Rows without a split get one from a hash of their text (90/5/5), so equal sentences share a split;
+    rows without a signer get one of `signers` from a hash of their name."""
     from slt.preprocess.annotations import read_annotations, split_from_filename
 
     path = Path(path)
@@ -740,14 +740,17 @@ def table_clips(path: str | Path) -> list[Clip]:
             if table and not {"gloss", "text"} <= set(table[0]):
                 raise ValueError(f"{path}: needs gloss and text columns, has {list(table[0])}")
             split = split_from_filename(path)
-            rows = [(f"{i:06d}", r["text"], r.get("split") or split, r.get("signer"), r["gloss"]) for i, r in enumerate(table)]
+            rows = [(f"{path.stem}-{i:05d}", r["text"], r.get("split") or split, r.get("signer"), r["gloss"]) for i, r in enumerate(table)]
     clips = []
     for line, (name, text, split, signer, gloss) in enumerate(rows, start=2):
         if not gloss or not gloss.split():
             raise ValueError(f"{path}:{line}: no gloss for clip {name!r}; --from-table needs a gloss per row")
         if split is None:
-            split = SPLITS[min(2, max(0, hashlib.sha256(text.encode()).digest()[0] * 20 // 256 - 17))]
-        clips.append(Clip(f"{split}/{name}", text, split, signer or "signer01", " ".join(gloss.split())))
+            bucket = hashlib.sha256(text.encode()).digest()[0] * 20 // 256
+            split = "dev" if bucket == 18 else "test" if bucket == 19 else "train"
+        if not signer:
+            signer = f"signer{int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], 'big') % signers + 1:02d}"
+        clips.append(Clip(f"{split}/{name}", text, split, signer, " ".join(gloss.split())))
     return clips
 
 
@@ -758,6 +761,9 @@ def write_corpus(out: str | Path, clips: list[Clip], seed: int = 0, progress: bo
     the output is byte-identical for a seed.
     """
     out = Path(out)
+    twice = sorted(name for name, n in Counter(clip.name for clip in clips).items() if n > 1)
+    if twice:
+        raise ValueError(f"clip names occur more than once ({', '.join(twice[:3])}); give each clip its own name")
     motions = sign_motions(sign for clip in clips for sign in clip.gloss.split())
     signers = {
         name: Signer.random(name, np.random.default_rng([seed, 1, *hashlib.sha256(name.encode()).digest()[:8]]))
