@@ -138,3 +138,16 @@ def test_bad_inputs(corpus, tmp_path):
     for name in ("empty", "broken"):
         with pytest.raises(ValueError, match=f"{name}.parquet: unreadable keypoint file"):
             KeypointDataset(data, [Sample(name, "x", "train")], Normalizer())
+
+
+def test_parallel_packing_matches_serial(corpus, tmp_path, monkeypatch):
+    data, samples = corpus
+    serial = KeypointDataset(data, samples, Normalizer(), cache_dir=tmp_path / "serial")
+    monkeypatch.setattr(dataset_module, "PARALLEL_MIN_CLIPS", 1)
+    monkeypatch.setattr(dataset_module, "MAX_PACKING_WORKERS", 2)
+    monkeypatch.setattr(dataset_module.os, "cpu_count", lambda: 2)
+    parallel = KeypointDataset(data, samples, Normalizer(), cache_dir=tmp_path / "parallel")
+    np.testing.assert_array_equal(np.load(parallel.points_path), np.load(serial.points_path))
+    (data / "broken.parquet").write_text("not parquet")
+    with pytest.raises(ValueError, match="broken.parquet: unreadable keypoint file"):
+        KeypointDataset(data, samples + [Sample("broken", "x", "train")], Normalizer(), cache_dir=tmp_path / "parallel")

@@ -14,7 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +33,9 @@ from slt.preprocess.augment import AugmentConfig, augment
 from slt.preprocess.normalize import PARTS, Normalizer, clip_aspect
 
 CACHE_VERSION = 1  # bump when the packed layout changes, so old caches are not reused
-PROGRESS_MIN_CLIPS = 200  # packing fewer clips than this takes about a second: no progress bar
+PROGRESS_MIN_CLIPS = 200  # packing fewer clips than this takes a second or two: no progress bar
+PARALLEL_MIN_CLIPS = 500  # below this, starting worker processes costs about what they save
+MAX_PACKING_WORKERS = 8
 
 
 class KeypointDataset(Dataset):
@@ -78,20 +84,21 @@ class KeypointDataset(Dataset):
         return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:24]
 
     def _pack(self, offsets_path: Path) -> None:
-        clips = []
-        for sample in track(
-            self.samples,
-            description=f"Packing {len(self.samples)} clips",
-            console=Console(stderr=True),
-            transient=True,
-            disable=len(self.samples) < PROGRESS_MIN_CLIPS,
-        ):
-            path = keypoint_path(self.data_dir, sample.name)
-            try:
-                kp = read_parquet(path, parts=PARTS)
-            except (KeyError, ValueError, OSError) as error:  # not Parquet, no frames, a part missing
-                raise ValueError(f"{path}: unreadable keypoint file ({error.args[0] if error.args else error})") from error
-            clips.append(self.normalizer.transform(kp.points, clip_aspect(kp)))
+        paths = [keypoint_path(self.data_dir, sample.name) for sample in self.samples]
+        read = partial(read_clip, normalizer=self.normalizer)
+        # Reading Parquet dominates packing: large splits read in parallel, one process per core.
+        workers = min(os.cpu_count() or 1, MAX_PACKING_WORKERS) if len(paths) >= PARALLEL_MIN_CLIPS else 1
+        with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+            clips = list(
+                track(
+                    pool.map(read, paths, chunksize=16) if pool else map(read, paths),
+                    total=len(paths),
+                    description=f"Packing {len(paths)} clips",
+                    console=Console(stderr=True),
+                    transient=True,
+                    disable=len(paths) < PROGRESS_MIN_CLIPS,
+                )
+            )
         offsets = np.cumsum([0] + [len(c) for c in clips], dtype=np.int64)
 
         def write_points(tmp: str) -> None:
@@ -137,6 +144,15 @@ class KeypointDataset(Dataset):
         }
 
 
+def read_clip(path: Path, normalizer: Normalizer) -> np.ndarray:
+    """Body-frame coordinates of one keypoint file (`Normalizer.transform`), ValueError naming it if unreadable."""
+    try:
+        kp = read_parquet(path, parts=PARTS)
+    except (KeyError, ValueError, OSError) as error:  # not Parquet, no frames, a part missing
+        raise ValueError(f"{path}: unreadable keypoint file ({error.args[0] if error.args else error})") from error
+    return normalizer.transform(kp.points, clip_aspect(kp))
+
+
 class LengthBucketSampler(Sampler):
     """Batches of clips of similar length, to waste little compute on padding.
 
@@ -178,14 +194,14 @@ class LengthBucketSampler(Sampler):
 
 def collate(items: list[dict]) -> dict:
     """Stack items into a batch, zero-padding features in time; see `make_loader`."""
-    longest = max(len(item["features"]) for item in items)
-    features = torch.zeros(len(items), longest, *items[0]["features"].shape[1:])
-    frame_mask = torch.zeros(len(items), longest, dtype=torch.bool)
-    for b, item in enumerate(items):
-        features[b, : len(item["features"])] = item["features"]
-        frame_mask[b, : len(item["features"])] = True
+    lengths = [len(item["features"]) for item in items]
+    # Padded in NumPy: torch's multi-threaded copies stall when the cores are busy (as in workers' hosts).
+    features = np.zeros((len(items), max(lengths), *items[0]["features"].shape[1:]), np.float32)
+    for row, item in enumerate(items):
+        features[row, : lengths[row]] = item["features"].numpy()
+    frame_mask = torch.arange(features.shape[1])[None] < torch.tensor(lengths)[:, None]
     batch = {key: [item[key] for item in items] for key in ("text", "gloss", "name")}
-    return {"features": features, "frame_mask": frame_mask, **batch}
+    return {"features": torch.from_numpy(features), "frame_mask": frame_mask, **batch}
 
 
 def make_loader(dataset: KeypointDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
