@@ -95,7 +95,7 @@ def test_sign_order_differs_from_english_word_order():
 
     clips = synth.toy_clips(train=400, dev=0, test=0, signers=1, seed=1)
     assert np.mean([reordered(c) for c in clips]) > 0.6
-    assert all(2 <= len(c.gloss.split()) <= 8 for c in clips)
+    assert all(3 <= len(c.gloss.split()) <= 7 for c in clips)
 
 
 def test_signs_are_recognizable_across_signers():

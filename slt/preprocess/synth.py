@@ -34,6 +34,7 @@ from slt.keypoints.io import Keypoints, atomic_write, write_parquet
 
 FPS = 25.0
 SPLITS = ("train", "dev", "test")
+MIN_SIGNS, MAX_SIGNS = 3, 7  # sentence length: short clips keep CPU training fast
 
 # ----------------------------------------------------------------------------------------------------
 # 1. The language
@@ -493,8 +494,9 @@ class SignMotion:
 
 
 def sign_motions(glosses) -> dict[str, SignMotion]:
-    """A distinct motion for each gloss, derived from its SHA-256 (probing on a clash), so the same gloss
-    string always gets the same sign whichever table it comes from."""
+    """A distinct motion for each gloss, derived from its SHA-256: the same gloss string gets the same sign
+    whichever table it comes from, unless another gloss of the table hashed to the same form first (in
+    sorted order), in which case it takes the next free form."""
     sizes = (len(HANDSHAPES), len(ORIENTATIONS), len(LOCATIONS), len(MOVEMENTS), len(HAND_MODES))
     space = int(np.prod(sizes))
     taken, motions = set(), {}
@@ -709,7 +711,9 @@ def toy_clips(train: int, dev: int, test: int, signers: int, seed: int) -> list[
                 raise ValueError(f"cannot draw {count} distinct {split} sentences; ask for fewer")
             signs, text = sentence(rng)
             gloss = " ".join(signs)
-            if gloss in seen_gloss or text in seen_text or (split != "train" and not vocabulary.issuperset(signs)):
+            if not MIN_SIGNS <= len(signs) <= MAX_SIGNS or gloss in seen_gloss or text in seen_text:
+                continue
+            if split != "train" and not vocabulary.issuperset(signs):
                 continue
             seen_gloss.add(gloss)
             seen_text.add(text)
