@@ -89,3 +89,14 @@ def test_bad_input_fails_with_one_line(clip, tmp_path):
     ):
         result = CliRunner().invoke(app, ["render", *args])
         assert result.exit_code == 1 and result.output.startswith("error: ") and result.output.count("\n") == 1, args
+
+
+def test_face_points_are_dots_on_a_default_canvas_when_the_size_is_unknown(tmp_path):
+    parts = ("pose", "left_hand", "right_hand", "face")
+    points = np.full((3, 75 + 468, 3), np.nan, dtype=np.float32)
+    points[:, 75:, :2] = np.random.default_rng(0).uniform(0.4, 0.6, (3, 468, 2))  # only a face, centered
+    render(Keypoints(points, 25.0, parts), tmp_path / "face.mp4")
+    frames = read_video(tmp_path / "face.mp4").astype(int)
+    assert frames.shape == (3, 480, 640, 3)
+    changed = np.abs(frames - BACKGROUND).max(axis=-1) > 60
+    assert changed[:, 200:280, 260:380].mean() > 0.3 and not changed[:, :180].any()
