@@ -620,20 +620,20 @@ class Signer:
 
 def perform(signs: list[SignMotion], signer: Signer, rng: np.random.Generator) -> np.ndarray:
     """A clip of `signer` signing `signs` from rest to rest: `[T, 2, 12]` hand states per frame."""
-    rest = np.stack([REST, REST])
-    segments = [np.tile(rest, (int(rng.integers(3, 7)), 1, 1))]
-    for motion in [*signs, None]:
-        if motion is None:
-            target = np.tile(rest, (int(rng.integers(3, 7)), 1, 1))
-        else:
-            n = max(5, round(motion.frames * rng.uniform(0.9, 1.1) / signer.speed))
-            offset = rng.normal(0.0, 0.03, 3)
-            target = motion.states(n, amplitude=rng.uniform(0.85, 1.15), offset=offset)
+
+    def rest() -> np.ndarray:
+        return np.tile(np.stack([REST, REST]), (int(rng.integers(3, 7)), 1, 1))
+
+    def sign(motion: SignMotion) -> np.ndarray:
+        n = max(5, round(motion.frames * rng.uniform(0.9, 1.1) / signer.speed))
+        return motion.states(n, amplitude=rng.uniform(0.85, 1.15), offset=rng.normal(0.0, 0.03, 3))
+
+    segments = [rest()]
+    for target in [*(sign(m) for m in signs), rest()]:
         steps = max(3, round(rng.integers(4, 7) / signer.speed))
-        w = np.linspace(0, 1, steps + 2)[1:-1]
-        w = (w * w * (3 - 2 * w))[:, None, None]
-        segments.append((1 - w) * segments[-1][-1] + w * target[0])
-        segments.append(target)
+        w = np.linspace(0, 1, steps + 2)[1:-1, None, None]
+        w = w * w * (3 - 2 * w)  # ease in and out of the transition
+        segments += [(1 - w) * segments[-1][-1] + w * target[0], target]
     return np.concatenate(segments)
 
 
