@@ -286,7 +286,9 @@ def run_batch(
                 except multiprocessing.TimeoutError:
                     progress.update(task, speed=f"{frames_done.value / (time.perf_counter() - start):.1f}")
             for warning in result.warnings:
-                progress.console.print(f"warning: {result.job.input}: {warning}", markup=False, highlight=False)
+                progress.console.print(
+                    f"warning: {result.job.input}: {warning}", markup=False, highlight=False, soft_wrap=True
+                )
             if result.error:
                 summary.failures.append((result.job.input, result.error))
             elif result.frames:
