@@ -5,8 +5,9 @@ The first time a split is loaded, every clip is read, normalized to body-frame c
 clip offsets, two `.npy` files memory-mapped by every later load and every DataLoader worker, so
 epochs never touch Parquet. The cache is keyed by a hash of the keypoint files (paths, sizes,
 modification times), the sample order and the normalization settings: change any and a new cache is
-built. The cache holds body-frame coordinates rather than final features so that augmentation,
-which works on them, stays possible; building the feature channels per clip is cheap.
+built (old ones stay until the cache folder, by default `DATA/.slt_cache`, is deleted). The cache
+holds body-frame coordinates rather than final features so that augmentation, which works on them,
+stays possible; building the feature channels per clip is cheap.
 """
 
 from __future__ import annotations

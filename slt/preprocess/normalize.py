@@ -47,7 +47,12 @@ class NormalizeConfig:
 
 
 class Normalizer:
-    """Turns `[T, 75, 3]` MediaPipe points (pose, left hand, right hand) into `[T, J', C]` features."""
+    """Turns `[T, 75, 3]` MediaPipe points (pose, left hand, right hand) into `[T, J', C]` features.
+
+    `joints`: the input joints kept, in output order; `hands`: each hand's positions in the output,
+    wrist first; `dims`: coordinates per point (2, or 3 with `use_z`). Channels are the `dims`
+    body-frame coordinates, then (with `hand_offsets`) the `dims` offsets from the wrist, then the mask.
+    """
 
     def __init__(self, config: NormalizeConfig | None = None):
         self.config = config or NormalizeConfig()
