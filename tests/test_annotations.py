@@ -16,7 +16,8 @@ def test_generic_csv_and_tsv(tmp_path):
         '\n'
         'a/clip2,Bye,val,,\n',
     )  # fmt: skip
-    tsv = write(tmp_path / "more.tsv", "text\tname\nGood night\tb/clip3\n")
+    tsv = tmp_path / "more.tsv"  # as spreadsheet programs export it: byte order mark, CRLF line ends
+    tsv.write_bytes("\ufefftext\tname\r\nGood night\tb/clip3\r\n".encode())
     samples = read_annotations([csv, tsv])
     assert samples == [
         Sample("a/clip1", "Hello, world", "train", "s1", "HELLO WORLD"),
