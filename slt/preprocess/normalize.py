@@ -41,8 +41,8 @@ class NormalizeConfig:
 
     upper_body: bool = True  # drop the hip and leg joints, rarely visible and never meaningful in signing
     hand_offsets: bool = True  # add each hand joint's offset from its wrist as extra channels
-    # MediaPipe's z is a monocular depth guess with a different origin per part (hips for the pose,
-    # the wrist for a hand) and far noisier than x and y, so it is left out unless asked for.
+    # MediaPipe's z is a monocular depth guess, far noisier than x and y, so it is left out unless
+    # asked for; then pose depth is taken from the shoulder midpoint, hand depth from the hand's wrist.
     use_z: bool = False
 
 
@@ -101,7 +101,11 @@ class Normalizer:
         # Image units -> units of the image height on every axis (MediaPipe's z follows x's scale).
         points = points[:, self.joints, : self.dims] * np.array([aspect, 1.0, aspect][: self.dims], np.float32)
         center, width = self._reference(points)
-        return ((points - center) / width).astype(np.float32)
+        origin = np.tile(center, (self.num_joints, 1))
+        if self.config.use_z:
+            hands = np.concatenate(list(self.hands.values()))
+            origin[hands, 2] = 0  # MediaPipe measures a hand's depth from its own wrist already
+        return ((points - origin) / width).astype(np.float32)
 
     def _reference(self, points: np.ndarray) -> tuple[np.ndarray, float]:
         """The clip's shoulder midpoint `[D]` and shoulder width (see the module docstring)."""
