@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict
@@ -85,7 +86,9 @@ class KeypointDataset(Dataset):
         return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:24]
 
     def _pack(self, offsets_path: Path) -> None:
+        start = time.perf_counter()
         paths = [keypoint_path(self.data_dir, sample.name) for sample in self.samples]
+        console = Console(stderr=True)
         read = partial(read_clip, normalizer=self.normalizer)
         # Reading Parquet dominates packing: large splits read in parallel, one process per core.
         workers = min(os.cpu_count() or 1, MAX_PACKING_WORKERS) if len(paths) >= PARALLEL_MIN_CLIPS else 1
@@ -95,7 +98,7 @@ class KeypointDataset(Dataset):
                     pool.map(read, paths, chunksize=16) if pool else map(read, paths),
                     total=len(paths),
                     description=f"Packing {len(paths)} clips",
-                    console=Console(stderr=True),
+                    console=console,
                     transient=True,
                     disable=len(paths) < PROGRESS_MIN_CLIPS,
                 )
@@ -115,6 +118,9 @@ class KeypointDataset(Dataset):
         # Offsets last: a cache whose offsets file exists is complete.
         atomic_write(self.points_path, write_points)
         atomic_write(offsets_path, write_offsets)
+        if len(paths) >= PROGRESS_MIN_CLIPS:
+            seconds = time.perf_counter() - start
+            console.print(f"Packed {len(paths)} clips ({offsets[-1]:,} frames) into {self.points_path.parent} in {seconds:.0f} s", soft_wrap=True)
 
     @property
     def points(self) -> np.ndarray:
@@ -181,22 +187,22 @@ class LengthBucketSampler(Sampler):
             rng = np.random.default_rng((self.seed, epoch))
             order = rng.permutation(len(self.lengths))
             size = self.batch_size * self.window  # a multiple of the batch size: only the last batch is short
-            order = np.concatenate(
-                [w[np.argsort(self.lengths[w], kind="stable")] for w in np.split(order, range(size, len(order), size))]
-            )
-        else:
-            order = np.argsort(self.lengths, kind="stable")
-        batches = np.split(order, range(self.batch_size, len(order), self.batch_size))
-        if self.shuffle:
+            windows = np.split(order, range(size, len(order), size))
+            batches = self._batches(np.concatenate([w[np.argsort(self.lengths[w], kind="stable")] for w in windows]))
             rng.shuffle(batches)
+        else:
+            batches = self._batches(np.argsort(self.lengths, kind="stable"))
         for batch in batches:
             yield [(int(i), epoch) for i in batch]
+
+    def _batches(self, order: np.ndarray) -> list[np.ndarray]:
+        return np.split(order, range(self.batch_size, len(order), self.batch_size))
 
 
 def collate(items: list[dict]) -> dict:
     """Stack items into a batch, zero-padding features in time; see `make_loader`."""
     lengths = [len(item["features"]) for item in items]
-    # Padded in NumPy: torch's multi-threaded copies stall when the cores are busy (as in workers' hosts).
+    # Padded in NumPy: torch's multi-threaded copies stall badly when the cores are busy with other work.
     features = np.zeros((len(items), max(lengths), *items[0]["features"].shape[1:]), np.float32)
     for row, item in enumerate(items):
         features[row, : lengths[row]] = item["features"].numpy()
