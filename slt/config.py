@@ -1,0 +1,191 @@
+"""Run configuration: documented dataclasses, resolved as defaults < `--config FILE.yaml` < command-line flags.
+
+A YAML file mirrors the nesting of `RunConfig`, e.g.
+
+    model:
+      preset: tiny
+      encoder: {channels: [32, 64], downsample: 4}
+    optim: {lr: 1.0e-3, epochs: 40, batch_size: 16}
+
+Flags arrive as dotted keys (`{"optim.lr": 1e-3}`). The resolved config is saved in the run folder as
+`config.json`, which is all that is needed to rebuild the model and to resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from slt.model.encoder import EncoderConfig
+
+
+@dataclass
+class DataConfig:
+    """Where the clips are and how they become batches."""
+
+    data: str = ""  # keypoint folder: `slt preprocess` output or OUT/keypoints of `slt synth`
+    annotations: list[str] = field(default_factory=list)  # annotation tables (CSV/TSV, PHOENIX, CSL-Daily, How2Sign)
+    train_split: str = "train"
+    dev_split: str = "dev"
+    test_split: str = "test"  # evaluated with the best checkpoint at the end; skipped when absent
+    skip_missing: bool = False  # go on without clips whose keypoint file is missing (else: error)
+    normalize: dict = field(default_factory=dict)  # `NormalizeConfig` fields that differ from its defaults
+    augment: dict | None = field(default_factory=dict)  # `AugmentConfig` fields; null turns augmentation off
+    vocab_size: int = 4000  # target-text BPE vocabulary (smaller when the corpus has fewer subwords)
+    char_level: bool = False  # one token per character (Chinese)
+    num_workers: int = 0  # DataLoader worker processes
+    cache_dir: str | None = None  # packed keypoint cache; default: a `.slt_cache` folder inside `data`
+
+
+@dataclass
+class ModelConfig:
+    """The stage-1 translator: visual encoder -> linear adapter -> Light-T."""
+
+    input: str = "keypoints"  # "keypoints", or "gloss": the gloss oracle (the same translator reading glosses)
+    preset: str = "base"  # Light-T size (paper Table 7): tiny, small, base (the paper's), large
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    feature: str = "sign"  # encoder output the translator reads: "sign" (downsampled, paper) or "frame"
+    dropout: float = 0.1  # Light-T dropout
+    label_smoothing: float = 0.2  # paper: 0.2
+
+    def __post_init__(self):
+        _check_choice("model.input", self.input, ("keypoints", "gloss"))
+        _check_choice("model.feature", self.feature, ("sign", "frame"))
+
+
+@dataclass
+class OptimConfig:
+    """Optimization. `batch_size` is the global batch: the same numbers on 1 or 8 devices."""
+
+    optimizer: str = "adamw"  # "adamw", or "sgd" with momentum (the paper's stage 1: lr 1e-2)
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    momentum: float = 0.9  # SGD only
+    epochs: int = 100
+    batch_size: int = 16  # clips per optimizer step, over all devices and accumulation steps
+    accumulation: int = 1  # micro-steps per optimizer step: per-device batch = batch_size / (devices * accumulation)
+    warmup: float = 0.05  # fraction of the steps with a linear warm-up, then cosine decay to 0
+    grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    mixed_precision: bool = True  # bf16 autocast on GPU; CPU always runs in float32
+
+    def __post_init__(self):
+        _check_choice("optim.optimizer", self.optimizer, ("adamw", "sgd"))
+        if self.epochs < 1 or self.batch_size < 1 or self.accumulation < 1:
+            raise ValueError("optim.epochs, optim.batch_size and optim.accumulation must be at least 1")
+
+
+@dataclass
+class EvalConfig:
+    """Dev evaluation during training (and `slt evaluate`): decoding, never teacher forcing."""
+
+    every: int = 1  # evaluate on dev every N epochs (and after the last)
+    num_beams: int = 5  # paper: 5
+    length_penalty: float = 1.0
+    max_new_tokens: int = 64
+    batch_size: int = 32
+    patience: int = 10  # stop after this many evaluations without a better dev BLEU-4; 0 never stops
+    tokenize: str = "auto"  # sacrebleu tokenization: "13a", "zh" (Chinese), or "auto" from the references
+
+
+@dataclass
+class RunConfig:
+    stage: int = 1
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        from slt.keypoints.io import atomic_write
+
+        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(self.to_dict(), indent=2) + "\n"))
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
+
+
+def from_dict(cls: type, values: dict, where: str = "") -> Any:
+    """Build dataclass `cls` from nested `values`, naming any unknown key or ill-typed value (ValueError)."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{where or 'config'} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {[where + k for k in unknown]}; known: {sorted(names)}")
+    kwargs = {}
+    for name, value in values.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = from_dict(hint, value, f"{where}{name}.")
+        else:
+            kwargs[name] = _coerce(value, hint, where + name)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """`value` as the simple type `hint` asks for (YAML reads 1e-3 as a string, for one)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    simple = [t for t in options if t in (int, float, bool, str)]
+    if value is None or not simple or isinstance(value, tuple(simple)) and not (isinstance(value, bool) and bool not in simple):
+        return value
+    kind = simple[0]
+    try:
+        if kind is bool:
+            if str(value).lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return str(value).lower() in ("true", "1")
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"config key {key} must be {kind.__name__}, got {value!r}") from None
+
+
+def resolve(config_file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Defaults, then the YAML or JSON file, then `overrides` (dotted keys; None values are ignored)."""
+    values: dict = {}
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ValueError(f"config file {path} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}  # YAML is a superset of JSON
+        except yaml.YAMLError as error:
+            raise ValueError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"config file {path} must hold a mapping of sections (data, model, optim, eval)")
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        *sections, name = key.split(".")
+        node = values
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = value
+    return from_dict(RunConfig, values)
+
+
+def differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested config dicts."""
+    keys = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            keys += differences(x, y, f"{prefix}{key}.")
+        elif x != y:
+            keys.append(prefix + key)
+    return keys

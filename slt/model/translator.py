@@ -1,0 +1,48 @@
+"""The full translator: visual encoder -> adapter -> language model.
+
+The same class serves both stages of the factorized learning: in stage 1 the adapter is a linear map and
+the language model is Light-T, trained together with the encoder; in stage 2 the adapter is an MLP and
+the language model a pretrained LLM, with the encoder frozen.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from slt.model.llm import VisualLM
+
+
+class SignTranslator(nn.Module):
+    """`forward(batch) -> loss` and `translate(batch) -> sentences` for the batches of `make_loader`.
+
+    `encoder` is any module with `encode(batch) -> EncoderOutput` (`KeypointEncoder`, `GlossEncoder`);
+    `feature` picks which of its outputs the adapter reads: "sign" (downsampled) or "frame".
+    """
+
+    def __init__(self, encoder: nn.Module, adapter: nn.Module, lm: VisualLM, feature: str = "sign", label_smoothing: float = 0.0):
+        super().__init__()
+        if feature not in ("sign", "frame"):
+            raise ValueError(f"feature must be 'sign' or 'frame', got {feature!r}")
+        self.encoder = encoder
+        self.adapter = adapter
+        self.lm = lm
+        self.feature = feature
+        self.label_smoothing = label_smoothing
+
+    def embed(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Visual embeddings for the language model: `[B, N, lm.hidden_size]` and their mask `[B, N]`."""
+        out = self.encoder.encode(batch)
+        features, mask = (out.sign, out.sign_mask) if self.feature == "sign" else (out.frame, out.frame_mask)
+        return self.adapter(features), mask
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        """Label-smoothed cross-entropy of the batch's "text" given its clips."""
+        embeds, mask = self.embed(batch)
+        return self.lm(embeds, mask, batch["text"], label_smoothing=self.label_smoothing)
+
+    @torch.no_grad()
+    def translate(self, batch: dict, num_beams: int = 5, max_new_tokens: int = 64, length_penalty: float = 1.0) -> list[str]:
+        """Beam-search one sentence per clip of the batch."""
+        embeds, mask = self.embed(batch)
+        return self.lm.generate(embeds, mask, num_beams=num_beams, max_new_tokens=max_new_tokens, length_penalty=length_penalty)
