@@ -6,7 +6,8 @@ measures in one run, as clips per second:
 - Parquet per epoch: reading and normalizing every clip, what an epoch would cost without the cache;
 - loading: a full epoch of augmented, padded, length-bucketed batches from `make_loader`, in the main
   process and with DataLoader workers;
-- a stage-1 training step (forward, backward, AdamW step) of the default translator on those batches.
+- a stage-1 training step (forward, backward, AdamW step) of the default translator on those batches,
+  on the GPU when there is one.
 
     python -m bench.data [--clips 400] [--batch-size 16] [--steps 4]
 """
@@ -50,14 +51,10 @@ def write_corpus(folder: Path, clips: int, seed: int = 0) -> list[Sample]:
     return samples
 
 
-def rate(clips: int, seconds: float) -> float:
-    return clips / seconds
-
-
-def timed(fn) -> float:
+def clips_per_second(clips: int, fn) -> float:
     start = time.perf_counter()
     fn()
-    return time.perf_counter() - start
+    return clips / (time.perf_counter() - start)
 
 
 def epoch(loader) -> None:
@@ -65,26 +62,30 @@ def epoch(loader) -> None:
         pass
 
 
-def step_rate(samples: list[Sample], dataset: KeypointDataset, batch_size: int, steps: int) -> float:
+def step_rate(samples: list[Sample], dataset: KeypointDataset, batch_size: int, steps: int, device: torch.device) -> float:
     """Clips per second of stage-1 training steps of the default translator (`RunConfig()` defaults)."""
     from slt.config import RunConfig
     from slt.stage1 import build_model
 
     torch.manual_seed(0)
-    model = build_model(RunConfig(), train_tokenizer([s.text for s in samples], vocab_size=200)).train()
+    model = build_model(RunConfig(), train_tokenizer([s.text for s in samples], vocab_size=200)).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     batches = iter(make_loader(dataset, batch_size, shuffle=True, seed=1))
 
     def train_step() -> int:
         batch = next(batches)
+        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         model(batch).backward()
         optimizer.step()
         optimizer.zero_grad()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         return len(batch["name"])
 
     train_step()  # warm-up: first-call allocations
-    start, clips = time.perf_counter(), sum(train_step() for _ in range(steps))
-    return rate(clips, time.perf_counter() - start)
+    start = time.perf_counter()
+    clips = sum(train_step() for _ in range(steps))
+    return clips / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -100,19 +101,21 @@ def main() -> None:
         data = Path(tmp) / "keypoints"
         samples = write_corpus(data, args.clips)
         normalizer = Normalizer()
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         results = {}
-        results["packing (first load, Parquet -> cache)"] = rate(
-            args.clips, timed(lambda: KeypointDataset(data, samples, normalizer))
+        results["packing (first load, Parquet -> cache)"] = clips_per_second(
+            args.clips, lambda: KeypointDataset(data, samples, normalizer)
         )
-        results["Parquet read + normalize per clip (no cache)"] = rate(
-            args.clips, timed(lambda: [normalizer(read_parquet(keypoint_path(data, s.name), PARTS)) for s in samples])
+        results["Parquet read + normalize per clip (no cache)"] = clips_per_second(
+            args.clips, lambda: [normalizer(read_parquet(keypoint_path(data, s.name), PARTS)) for s in samples]
         )
         dataset = KeypointDataset(data, samples, normalizer, augment=AugmentConfig())
         for workers in (0, args.workers):
             loader = make_loader(dataset, args.batch_size, shuffle=True, num_workers=workers)
             epoch(loader)  # starts the workers and warms the page cache
-            results[f"loading, augmented batches, {workers} workers"] = rate(args.clips, timed(lambda: epoch(loader)))
-        results[f"stage-1 training step (batch {args.batch_size}, CPU)"] = step_rate(samples, dataset, args.batch_size, args.steps)
+            results[f"loading, augmented batches, {workers} workers"] = clips_per_second(args.clips, lambda: epoch(loader))
+        step = step_rate(samples, dataset, args.batch_size, args.steps, device)
+        results[f"stage-1 training step (batch {args.batch_size}, {device})"] = step
 
     table = Table(title=f"Data loading vs stage-1 training, {args.clips} clips, {torch.get_num_threads()} torch threads")
     table.add_column("what")
@@ -120,7 +123,6 @@ def main() -> None:
     for what, clips_per_s in results.items():
         table.add_row(what, f"{clips_per_s:,.1f}")
     console.print(table)
-    step = list(results.values())[-1]
     loading = max(v for k, v in results.items() if k.startswith("loading"))
     console.print(f"loading / step rate: {loading / step:,.0f}x (target >= 10x)")
 

@@ -120,7 +120,8 @@ class KeypointDataset(Dataset):
         atomic_write(offsets_path, write_offsets)
         if len(paths) >= PROGRESS_MIN_CLIPS:
             seconds = time.perf_counter() - start
-            console.print(f"Packed {len(paths)} clips ({offsets[-1]:,} frames) into {self.points_path.parent} in {seconds:.0f} s", soft_wrap=True)
+            summary = f"Packed {len(paths)} clips ({offsets[-1]:,} frames) into {self.points_path.parent} in {seconds:.0f} s"
+            console.print(summary, soft_wrap=True)
 
     @property
     def points(self) -> np.ndarray:
