@@ -17,7 +17,7 @@ def test_generic_csv_and_tsv(tmp_path):
         'a/clip2,Bye,val,,\n',
     )  # fmt: skip
     tsv = tmp_path / "more.tsv"  # as spreadsheet programs export it: byte order mark, CRLF line ends
-    tsv.write_bytes("\ufefftext\tname\r\nGood night\tb/clip3\r\n".encode())
+    tsv.write_bytes("\ufeffText\tName\r\nGood night\tb/clip3\r\n".encode())
     samples = read_annotations([csv, tsv])
     assert samples == [
         Sample("a/clip1", "Hello, world", "train", "s1", "HELLO WORLD"),

@@ -24,10 +24,10 @@ from pathlib import Path
 SPLITS = ("train", "dev", "test")
 SPLIT_ALIASES = {"train": "train", "dev": "dev", "val": "dev", "validation": "dev", "test": "test"}
 
-# Sample field -> the column names that hold it, in the order they are looked for.
+# Sample field -> the column names that hold it (matched ignoring case), in the order they are looked for.
 COLUMNS = {
-    "name": ("name", "SENTENCE_NAME"),
-    "text": ("text", "translation", "SENTENCE"),
+    "name": ("name", "sentence_name"),
+    "text": ("text", "translation", "sentence"),
     "split": ("split",),
     "signer": ("signer", "speaker"),
     "gloss": ("gloss", "orth"),
@@ -75,7 +75,8 @@ def _read_table(path: Path):
         f.seek(0)
         reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
         header = [h.strip() for h in next(reader, [])]
-        column = {field: next((header.index(c) for c in names if c in header), None) for field, names in COLUMNS.items()}
+        lower = [h.lower() for h in header]
+        column = {field: next((lower.index(c) for c in names if c in lower), None) for field, names in COLUMNS.items()}
         if column["name"] is None or column["text"] is None:
             raise ValueError(
                 f"{path}:1: no name and text columns in header {header}; expected a generic table "
