@@ -7,7 +7,7 @@ import slt.preprocess.dataset as dataset_module
 from slt.keypoints.io import read_parquet
 from slt.preprocess.annotations import Sample
 from slt.preprocess.augment import AugmentConfig
-from slt.preprocess.dataset import KeypointDataset, make_loader
+from slt.preprocess.dataset import KeypointDataset, LengthBucketSampler, make_loader
 from slt.preprocess.normalize import NormalizeConfig, Normalizer
 
 LENGTHS = [12, 30, 7, 25, 18, 40, 9, 33, 21, 15, 28, 11]
@@ -85,12 +85,25 @@ def test_loader_batches_pad_mask_and_bucket(corpus):
         assert batch["text"] == [by_name[n][0].text for n in batch["name"]]
         names += batch["name"]
     assert sorted(names) == sorted(s.name for s in samples)
-    # All 12 clips fit in one bucketing window: batches are runs of the length-sorted clips.
-    sorted_lengths = sorted(LENGTHS)
-    for batch in loader:
-        lengths = sorted(batch["frame_mask"].sum(1).tolist())
-        start = sorted_lengths.index(lengths[0])
-        assert lengths == sorted_lengths[start : start + len(lengths)]
+
+
+def test_bucketing_groups_similar_lengths_and_varies_batches():
+    lengths = np.random.default_rng(0).integers(10, 300, 400)
+
+    def padded(batches):  # frames computed, padding included, per real frame
+        return sum(lengths[[i for i, _ in b]].max() * len(b) for b in batches) / lengths.sum()
+
+    sampler = LengthBucketSampler(lengths, batch_size=16, shuffle=True, seed=0)
+    first, second = list(sampler), list(sampler)
+    assert sorted(i for b in first for i, _ in b) == list(range(400)) and len(first) == len(sampler) == 25
+    assert {e for b in second for _, e in b} == {1}
+    assert padded(first) < 1.1 < 1.5 < padded([[(i, 0) for i in b] for b in np.split(np.arange(400), 25)])
+    # Different clips share a batch from one epoch to the next (padding noise, random windows).
+    assert not {frozenset(i for i, _ in b) for b in first} & {frozenset(i for i, _ in b) for b in second}
+    # Without noise, one window holding every clip gives runs of the length-sorted clips.
+    exact = LengthBucketSampler(lengths[:48], batch_size=16, shuffle=True, padding_noise=0)
+    runs = sorted(sorted(lengths[i] for i, _ in b) for b in exact)
+    assert sum(runs, []) == sorted(lengths[:48])
 
 
 def test_loader_order_is_seeded_and_changes_per_epoch(corpus):

@@ -164,12 +164,16 @@ def read_clip(path: Path, normalizer: Normalizer) -> np.ndarray:
 class LengthBucketSampler(Sampler):
     """Batches of clips of similar length, to waste little compute on padding.
 
-    Shuffled: each epoch permutes the clips, sorts them by length within windows of `window` batches
-    and shuffles the batch order, all seeded by (seed, epoch). Not shuffled: batches in order of
-    length. Yields lists of (index, epoch) keys, so the dataset can seed augmentation per epoch.
+    Shuffled: each epoch permutes the clips, sorts them within windows of `window` batches by length
+    times a random factor within 1 +- `padding_noise` (as AllenNLP's bucket sampler does, so batches
+    are not made of the same clips every epoch) and shuffles the batch order, all seeded by
+    (seed, epoch). Not shuffled: batches in order of length. Yields lists of (index, epoch) keys, so
+    the dataset can seed augmentation per epoch.
     """
 
-    def __init__(self, lengths: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0, window: int = 50):
+    def __init__(
+        self, lengths: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0, window: int = 50, padding_noise: float = 0.05
+    ):
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
         self.lengths = np.asarray(lengths)
@@ -177,6 +181,7 @@ class LengthBucketSampler(Sampler):
         self.shuffle = shuffle
         self.seed = seed
         self.window = window
+        self.padding_noise = padding_noise
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -187,9 +192,10 @@ class LengthBucketSampler(Sampler):
         if self.shuffle:
             rng = np.random.default_rng((self.seed, epoch))
             order = rng.permutation(len(self.lengths))
+            noisy = self.lengths * rng.uniform(1 - self.padding_noise, 1 + self.padding_noise, len(self.lengths))
             size = self.batch_size * self.window  # a multiple of the batch size: only the last batch is short
             windows = np.split(order, range(size, len(order), size))
-            batches = self._batches(np.concatenate([w[np.argsort(self.lengths[w], kind="stable")] for w in windows]))
+            batches = self._batches(np.concatenate([w[np.argsort(noisy[w], kind="stable")] for w in windows]))
             rng.shuffle(batches)
         else:
             batches = self._batches(np.argsort(self.lengths, kind="stable"))
