@@ -81,7 +81,7 @@ class HolisticExtractor:
             "source": str(source.path),
             "extractor": EXTRACTOR,
             "extractor_version": mp.__version__,
-            "settings": self.settings,
+            "settings": dict(self.settings),
         }
         if source.start is not None:
             info["segment"] = {"start": source.start, "end": source.end}

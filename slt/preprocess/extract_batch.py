@@ -192,13 +192,13 @@ def _run_job(job: Job, out_dir: Path, overwrite: bool) -> Result:
     try:
         reader = FrameReader(job.source)
         kp = _extractor(reader, on_frames=_count_frames)
+        if not np.isfinite(kp.points).any():
+            return Result(job, error=f"no person detected in any of its {kp.num_frames} frames", frames=kp.num_frames)
+        write_parquet(kp, out)
     except UnreadableClip as error:
         return Result(job, error=str(error))
-    except Exception as error:  # an unexpected decoder failure must not stop the rest of the batch
+    except Exception as error:  # an unexpected decoder or disk failure must not stop the rest of the batch
         return Result(job, error=f"{type(error).__name__}: {error}")
-    if not np.isfinite(kp.points).any():
-        return Result(job, error=f"no person detected in any of its {kp.num_frames} frames", frames=kp.num_frames)
-    write_parquet(kp, out)
     return Result(job, manifest_record(job.name, kp), warnings=reader.warnings, frames=kp.num_frames)
 
 
@@ -308,8 +308,9 @@ def run_batch(
         out_dir / "errors.csv", [{"input": i, "reason": r} for i, r in summary.failures], ["input", "reason"]
     )
     speed = summary.frames / summary.seconds if summary.seconds else 0.0
+    clips = len(jobs) + len(failures)
     console.print(
-        f"{len(jobs) + len(failures)} clips: {summary.extracted} extracted ({summary.frames} frames, "
+        f"{clips} clip{'s' if clips != 1 else ''}: {summary.extracted} extracted ({summary.frames} frames, "
         f"{speed:.1f} frames/s, {summary.seconds:.0f}s), {summary.skipped} already done, "
         f"{len(summary.failures)} failed" + (f" (see {out_dir / 'errors.csv'})" if summary.failures else ""),
         markup=False,
