@@ -105,7 +105,13 @@ def split(samples: list[Sample], name: str) -> list[Sample]:
 def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
     """Train stage 1 into `run_dir`, then score the best checkpoint on the test split; returns metrics.json."""
     run_dir = Path(run_dir)
+    # Resolve the sub-configs that other modules own, so config.json records every setting.
+    config.data.normalize = asdict(NormalizeConfig(**config.data.normalize))
+    if config.data.augment is not None:
+        config.data.augment = asdict(AugmentConfig(**config.data.augment))
     if resume:
+        if not (run_dir / "config.json").is_file():
+            raise FileNotFoundError(f"{run_dir} holds no run to resume (no config.json); drop --resume to start one")
         saved = load_config(run_dir)
         changed = differences(json.loads(json.dumps(saved.to_dict())), json.loads(json.dumps(config.to_dict())))
         if changed:
@@ -120,10 +126,6 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
             raise ValueError(f"no {name!r} clips in {', '.join(config.data.annotations)}")
     if config.optim.batch_size % config.optim.accumulation:
         raise ValueError(f"batch size {config.optim.batch_size} is not a multiple of accumulation {config.optim.accumulation}")
-    # Resolve the sub-configs that other modules own, so config.json records every setting.
-    config.data.normalize = asdict(NormalizeConfig(**config.data.normalize))
-    if config.data.augment is not None:
-        config.data.augment = asdict(AugmentConfig(**config.data.augment))
 
     accelerator = make_accelerator(config.optim.mixed_precision)
     if resume:

@@ -390,7 +390,8 @@ def fit(
                         console.print(f"Early stopping: no better dev BLEU-4 in {evaluation.patience} evaluations")
                 log.write(step=state.step, epoch=state.epoch, dev=scores.as_dict())
             state.history.append(entry)
-            log.plot(state.history)
+            if "dev" in entry:
+                log.plot(state.history)
             save_resume(run_dir, model, optimizer, scheduler, state, accelerator)
 
     if main:
