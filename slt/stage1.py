@@ -31,7 +31,7 @@ from slt.preprocess.dataset import KeypointDataset, make_loader
 from slt.preprocess.normalize import NormalizeConfig, Normalizer
 from slt.preprocess.tokenizer import train_tokenizer
 from slt.metrics import Scores
-from slt.train import console, evaluate, fit, make_accelerator, scores_table, write_results
+from slt.train import console, evaluate, fit, make_accelerator, scores_table, write_into, write_results
 
 GLOSSES_FILE = "glosses.txt"
 
@@ -147,6 +147,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         config.save(run_dir / "config.json")
+        write_into(run_dir, tokenizer.save_pretrained)  # before any checkpoint: --resume reads it
         parameters = sum(p.numel() for p in model.parameters())
         console.print(
             f"Stage 1 ({config.model.input} -> Light-T {config.model.preset}, {parameters / 1e6:.1f}M parameters): "

@@ -384,7 +384,7 @@ def fit(
                         f"{scores.rouge_l:.2f}  chrF {scores.chrf:.2f}" + ("  (best)" if improved else "")
                     )
                     if improved:
-                        save_checkpoint(accelerator.unwrap_model(model), save, run_dir)
+                        write_into(run_dir, lambda folder: save(accelerator.unwrap_model(model), folder))
                         write_results(run_dir, "dev", scores, rows, {"epoch": state.epoch})
                     if state.stopped:
                         console.print(f"Early stopping: no better dev BLEU-4 in {evaluation.patience} evaluations")
@@ -411,11 +411,11 @@ def fit(
     return state
 
 
-def save_checkpoint(model: nn.Module, save: Callable[[nn.Module, Path], None], run_dir: Path) -> None:
-    """Let `save` write the model into a fresh folder, then move each file into `run_dir` atomically."""
-    tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".checkpoint."))
+def write_into(run_dir: Path, write: Callable[[Path], None]) -> None:
+    """Let `write(folder)` fill a fresh temporary folder, then move each file into `run_dir` atomically."""
+    tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".write."))
     try:
-        save(model, tmp)
+        write(tmp)
         for path in tmp.iterdir():
             target = run_dir / path.name
             if path.is_dir():
