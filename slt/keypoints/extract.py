@@ -59,22 +59,20 @@ class HolisticExtractor:
         self._sizes = schema.part_sizes(self.parts)
 
     def __call__(
-        self, clip: FrameReader | ClipSource | str | Path, on_frames: Callable[[int], None] | None = None
+        self, clip: FrameReader | ClipSource | str | Path, on_frame: Callable[[], None] | None = None
     ) -> Keypoints:
-        """Extract the landmarks of one clip; `on_frames(n)` is called as frames are done (for progress).
+        """Extract the landmarks of one clip; `on_frame()` is called after each frame (for progress).
 
         Pass an open `FrameReader` to see its `warnings`; a path or `ClipSource` is opened here.
         """
         reader = clip if isinstance(clip, FrameReader) else FrameReader(as_source(clip))
         source = reader.source
-        self._holistic.reset()
+        self._holistic.reset()  # no tracking state from the previous clip
         frames = []
         for frame in reader:
             frames.append(self._landmarks(self._holistic.process(frame)))
-            if on_frames and len(frames) % 10 == 0:
-                on_frames(10)
-        if on_frames and len(frames) % 10:
-            on_frames(len(frames) % 10)
+            if on_frame:
+                on_frame()
         joints = sum(self._sizes.values())
         points = np.stack(frames) if frames else np.empty((0, joints, 3), np.float32)
         info = {

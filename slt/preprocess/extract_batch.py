@@ -180,9 +180,9 @@ def _start_worker(face: bool, model_complexity: int, frames_done) -> None:
     _frames_done = frames_done
 
 
-def _count_frames(n: int) -> None:
+def _count_frame() -> None:
     with _frames_done.get_lock():
-        _frames_done.value += n
+        _frames_done.value += 1
 
 
 def _run_job(job: Job, out_dir: Path, overwrite: bool) -> Result:
@@ -191,7 +191,7 @@ def _run_job(job: Job, out_dir: Path, overwrite: bool) -> Result:
         return Result(job, record=manifest_record(job.name, read_parquet(out)))
     try:
         reader = FrameReader(job.source)
-        kp = _extractor(reader, on_frames=_count_frames)
+        kp = _extractor(reader, on_frame=_count_frame)
         if not np.isfinite(kp.points).any():
             return Result(job, error=f"no person detected in any of its {kp.num_frames} frames", frames=kp.num_frames)
         write_parquet(kp, out)
