@@ -91,7 +91,7 @@ def render(
 
 @app.command()
 def train(
-    stage: int = typer.Option(1, help="1: keypoint encoder + Light-T (visual initialing)."),
+    stage: int = typer.Option(1, help="1: keypoint encoder + Light-T (visual initialing); 2: encoder -> adapter -> LLM."),
     data: Path = typer.Option(None, help="Keypoint folder (`slt preprocess` output, or OUT/keypoints of `slt synth`)."),
     annotations: list[Path] = typer.Option(None, help="Annotation table; repeat the flag for several files."),
     out: Path = typer.Option(..., help="Run folder: checkpoint, config, metrics, logs."),
@@ -106,16 +106,31 @@ def train(
     optimizer: str = typer.Option(None, help="adamw (default) or sgd (momentum 0.9, the paper's stage 1)."),
     downsample: int = typer.Option(None, help="Temporal downsampling of the sign-wise features: 1, 2, 4 or 8."),
     skip_missing: bool = typer.Option(None, "--skip-missing", help="Go on without clips whose keypoint file is missing."),
+    init: Path = typer.Option(None, help="Stage 2: the stage-1 run whose encoder is loaded (default data and annotations too)."),
+    llm: str = typer.Option(None, help="Stage 2: Hugging Face hub id or local model folder (`slt make-llm`)."),
+    freeze: str = typer.Option(None, help="Stage 2: none, backbone, or backbone+temporal (default; paper Table 9)."),
+    adapter_input: str = typer.Option(None, help="Stage 2: frame, sign (default) or hidden (Light-T encoder states)."),
+    finetune: str = typer.Option(None, help="Stage 2: lora (default), full (the paper's) or frozen."),
+    lora_rank: int = typer.Option(None, help="Stage 2: LoRA rank (default 16)."),
+    lora_alpha: int = typer.Option(None, help="Stage 2: LoRA alpha (default 32)."),
+    lora_dropout: float = typer.Option(None, help="Stage 2: LoRA dropout (default 0.05)."),
+    lora_targets: str = typer.Option(None, help="Stage 2: comma-separated module names for LoRA (default: peft's per architecture)."),
+    lr_adapter: float = typer.Option(None, help="Stage 2: adapter (and unfrozen encoder) learning rate (default 1e-3)."),
+    lr_llm: float = typer.Option(None, help="Stage 2: LLM learning rate (default 2e-4 for LoRA, 1e-5 for full)."),
+    prompt: str = typer.Option(None, help="Stage 2, decoder-only LLMs: text placed before the visual prefix."),
+    joint: bool = typer.Option(None, "--joint", help="Stage 2 ablation: no stage 1; encoder and LLM trained together."),
+    merge: bool = typer.Option(None, "--merge", help="Stage 2: save the LLM with LoRA merged in (standalone)."),
 ):
     """Train a translator. Stage 1: keypoint encoder + Light-T, scored on dev (and test) by beam search.
 
     Example: slt train --stage 1 --data data/synth/keypoints --annotations data/synth/annotations.csv --out runs/s1
+    Stage 2: slt train --stage 2 --init runs/s1 --llm llms/synth --out runs/s2
     Several devices: accelerate launch -m slt.cli train --stage 1 ... (the same --batch-size gives the same run).
     """
     from slt.config import resolve
 
-    if stage != 1:
-        raise fail(f"--stage must be 1, got {stage}")
+    if stage not in (1, 2):
+        raise fail(f"--stage must be 1 or 2, got {stage}")
     overrides = {
         "stage": stage,
         "seed": seed,
@@ -129,12 +144,27 @@ def train(
         "optim.batch_size": batch_size,
         "optim.lr": lr,
         "optim.optimizer": optimizer,
+        "stage2.init": str(init) if init else None,
+        "stage2.llm": llm,
+        "stage2.freeze": freeze,
+        "stage2.adapter_input": adapter_input,
+        "stage2.finetune": finetune,
+        "stage2.lora_rank": lora_rank,
+        "stage2.lora_alpha": lora_alpha,
+        "stage2.lora_dropout": lora_dropout,
+        "stage2.lora_targets": lora_targets.split(",") if lora_targets else None,
+        "stage2.lr_adapter": lr_adapter,
+        "stage2.lr_llm": lr_llm,
+        "stage2.prompt": prompt,
+        "stage2.joint": joint,
+        "stage2.merge": merge,
     }
     try:
-        from slt import stage1
+        from slt import stage1, stage2
+        from slt.model.llm import LLMUnavailableError
 
-        stage1.train(resolve(config, overrides), out, resume=resume)
-    except (OSError, ValueError) as e:
+        (stage2 if stage == 2 else stage1).train(resolve(config, overrides), out, resume=resume)
+    except (OSError, ValueError, LLMUnavailableError) as e:
         raise fail(str(e))
 
 
@@ -241,6 +271,39 @@ def inspect(
         rates = ", ".join(f"{part} {rate:.0%}" for part, rate in row["detected"].items())
         fps = f"{row['fps']:g} fps, {row['duration']:.2f} s" if row["fps"] else "fps unknown"
         typer.echo(f"{row['file']}: {row['frames']} frames, {fps}; detected: {rates}")
+
+
+@app.command("make-llm")
+def make_llm(
+    out: Path = typer.Argument(..., help="Folder to write the model and tokenizer into (replaced if it exists)."),
+    corpus: list[Path] = typer.Option(..., metavar="FILE", help="Text file (one sentence a line) or annotation table (train split); repeatable."),
+    arch: str = typer.Option("causal", help="causal (Llama-style, decoder-only) or seq2seq (mBART-style, denoising)."),
+    steps: int = typer.Option(None, help="Pre-training steps (default 300)."),
+    dim: int = typer.Option(None, help="Hidden size (default 256)."),
+    layers: int = typer.Option(None, help="Transformer layers (per side for seq2seq; default 3)."),
+    seed: int = typer.Option(0, help="Random seed."),
+):
+    """Build a small LLM from scratch for stage 2 when no pretrained one can be downloaded.
+
+    Trains a tokenizer on the sentences, then pre-trains the model on them (next-token prediction, or
+    denoising for seq2seq). The folder loads with `--llm OUT` or `AutoModel*.from_pretrained(OUT)`.
+
+    Example: slt make-llm llms/synth --corpus data/synth/annotations.csv --arch seq2seq
+    """
+    from slt.model import make_llm as builder
+
+    given = {"steps": steps, "dim": dim, "layers": layers}
+    try:
+        config = builder.MakeLLMConfig(arch=arch, seed=seed, **{k: v for k, v in given.items() if v is not None})
+        sentences = builder.read_corpus(corpus)
+    except ValueError as e:
+        raise fail(str(e))
+    summary = builder.make_llm(out, sentences, config)
+    typer.echo(
+        f"wrote a {config.arch} LLM ({summary['parameters'] / 1e6:.1f}M parameters, vocabulary {summary['vocab_size']}) "
+        f"to {out}: held-out perplexity {summary['perplexity_before']:.1f} -> {summary['perplexity_after']:.1f} "
+        f"({summary['train_sentences']} train / {summary['held_out_sentences']} held-out sentences, {config.steps} steps)"
+    )
 
 
 if __name__ == "__main__":

@@ -95,6 +95,34 @@ class EvalConfig:
 
 
 @dataclass
+class Stage2Config:
+    """Stage 2: encoder -> MLP adapter -> pretrained LLM (`slt train --stage 2`). `model` then describes the
+    encoder (copied from the `init` run); the optimizer groups take `lr_adapter` and `lr_llm`, not `optim.lr`."""
+
+    init: str = ""  # stage-1 run folder whose encoder is loaded; "" = a randomly initialized encoder
+    joint: bool = False  # no stage 1: encoder, adapter and LLM trained together from scratch (paper Table 4)
+    freeze: str = "backbone+temporal"  # encoder parts kept fixed: "none", "backbone", "backbone+temporal" (Table 9)
+    adapter_input: str = "sign"  # "frame", "sign" or "hidden" (the stage-1 Light-T encoder's states; Table 8)
+    llm: str = ""  # Hugging Face hub id or local model folder (`slt make-llm` builds one)
+    prompt: str = ""  # decoder-only LLMs: text placed before the visual prefix
+    finetune: str = "lora"  # "lora", "full" (the paper's) or "frozen" (only the adapter trains)
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: list[str] = field(default_factory=list)  # module names; empty = peft's default for the architecture
+    lr_adapter: float = 1e-3  # paper; also for encoder parts that are not frozen
+    # Paper: 1e-5 for full fine-tuning of a 680M mBART. LoRA's low-rank updates start from zero and
+    # need a larger step (peft's examples use 1e-4 to 3e-4); None picks 1e-5 for full, 2e-4 for LoRA.
+    lr_llm: float | None = None
+    merge: bool = False  # save the LLM with the LoRA weights merged in (a standalone model)
+
+    def __post_init__(self):
+        _check_choice("stage2.freeze", self.freeze, ("none", "backbone", "backbone+temporal"))
+        _check_choice("stage2.adapter_input", self.adapter_input, ("frame", "sign", "hidden"))
+        _check_choice("stage2.finetune", self.finetune, ("lora", "full", "frozen"))
+
+
+@dataclass
 class RunConfig:
     stage: int = 1
     seed: int = 0
@@ -102,6 +130,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    stage2: Stage2Config = field(default_factory=Stage2Config)
 
     def to_dict(self) -> dict:
         return asdict(self)

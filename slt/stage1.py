@@ -68,6 +68,10 @@ def load_model(run_dir: str | Path) -> tuple[SignTranslator, RunConfig]:
     """The trained translator of a stage-1 run folder (no pickle: weights come from safetensors)."""
     run_dir = Path(run_dir)
     config = load_config(run_dir)
+    if config.stage == 2:  # so that `slt evaluate` and `slt translate` take runs of either stage
+        from slt import stage2
+
+        return stage2.load_model(run_dir)
     if not (run_dir / "model.safetensors").is_file():
         raise FileNotFoundError(f"{run_dir} has no model.safetensors yet (no evaluation finished)")
     tokenizer = AutoTokenizer.from_pretrained(run_dir)

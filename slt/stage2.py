@@ -1,0 +1,248 @@
+"""Stage 2 of FLa-LLM ("LLM fine-tuning"): the stage-1 encoder, frozen, feeds a pretrained LLM through an adapter.
+
+`train(config, run_dir)` loads the encoder of a stage-1 run (`stage2.init`), freezes the parts the config
+names (paper Table 9), puts a one-hidden-layer MLP adapter between the encoder's features (frame-wise,
+sign-wise or the Light-T encoder's hidden states: paper Table 8) and any Hugging Face LLM (`load_llm`:
+LoRA, full or frozen), and trains with the same loop as stage 1 (`slt.train.fit`). Ablations: `joint`
+trains encoder, adapter and LLM together from scratch (paper Table 4); no `init` gives stage 2 alone on a
+randomly initialized frozen encoder (paper Table 5).
+
+A stage-2 model folder stands alone:
+    config.json                 the resolved `RunConfig` (stage 2; `model` describes the encoder)
+    visual.safetensors          encoder and adapter weights (all of them, frozen ones included)
+    light_t.json                the Light-T config, for `adapter_input = "hidden"` only
+    llm/                        `VisualLM.save_pretrained`: tokenizer, base model id or path, LoRA weights
+                                (or the whole model for full fine-tuning and `merge`)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from accelerate.utils import set_seed
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import BartConfig
+from transformers.models.bart.modeling_bart import BartEncoder
+
+from slt import stage1
+from slt.config import RunConfig, differences
+from slt.metrics import Scores
+from slt.model.encoder import EncoderOutput, KeypointEncoder
+from slt.model.llm import VisualLM, load_llm
+from slt.model.translator import SignTranslator
+from slt.preprocess.augment import AugmentConfig
+from slt.preprocess.dataset import make_loader
+from slt.preprocess.normalize import NormalizeConfig, Normalizer
+from slt.train import console, evaluate, fit, make_accelerator, scores_table, write_into, write_results
+
+VISUAL_WEIGHTS = "visual.safetensors"
+LIGHT_T_CONFIG = "light_t.json"
+LLM_FOLDER = "llm"
+
+
+class LightTEncoderStates(nn.Module):
+    """The stage-1 pipeline up to Light-T's encoder; its hidden states are the "hidden" adapter input.
+
+    `encode(batch)` returns them in the `sign` slot of an `EncoderOutput`, so `SignTranslator` reads them
+    like any other feature.
+    """
+
+    def __init__(self, keypoints: KeypointEncoder, projection: nn.Module, light_t: nn.Module, feature: str):
+        super().__init__()
+        self.keypoints, self.projection, self.light_t, self.feature = keypoints, projection, light_t, feature
+
+    def encode(self, batch: dict) -> EncoderOutput:
+        out = self.keypoints.encode(batch)
+        x, mask = (out.sign, out.sign_mask) if self.feature == "sign" else (out.frame, out.frame_mask)
+        hidden = self.light_t(inputs_embeds=self.projection(x), attention_mask=mask.long()).last_hidden_state
+        return EncoderOutput(out.frame, out.frame_mask, hidden, mask)
+
+
+class Stage2Translator(SignTranslator):
+    """A `SignTranslator` whose frozen encoder parts never change: no gradients, and always in eval mode,
+    so that BatchNorm statistics and dropout stay as in stage 1 while the rest trains."""
+
+    def __init__(self, encoder: nn.Module, adapter: nn.Module, lm: VisualLM, feature: str, label_smoothing: float, frozen: list[nn.Module]):
+        super().__init__(encoder, adapter, lm, feature, label_smoothing)
+        self.frozen = frozen  # a plain list: these modules are registered once, under `encoder`
+        for module in frozen:
+            module.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> Stage2Translator:
+        super().train(mode)
+        for module in self.frozen:
+            module.eval()
+        return self
+
+
+def frozen_parts(encoder: nn.Module, freeze: str) -> list[nn.Module]:
+    """The encoder modules that `freeze` names (paper Table 9: the backbone, then the local temporal module).
+
+    With Light-T hidden states as adapter input, Light-T's encoder sits above the temporal module and is
+    frozen with it.
+    """
+    keypoints = encoder.keypoints if isinstance(encoder, LightTEncoderStates) else encoder
+    parts = []
+    if freeze in ("backbone", "backbone+temporal"):
+        parts += [keypoints.input_norm, keypoints.blocks, keypoints.frame_projection]
+    if freeze == "backbone+temporal":
+        parts.append(keypoints.local_temporal)
+        if isinstance(encoder, LightTEncoderStates):
+            parts += [encoder.projection, encoder.light_t]
+    return parts
+
+
+def mlp_adapter(in_dim: int, out_dim: int) -> nn.Module:
+    """The visual-language adapter: an MLP with one hidden layer of the LLM's width."""
+    return nn.Sequential(nn.Linear(in_dim, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim))
+
+
+def assemble(config: RunConfig, encoder: nn.Module, feature_dim: int, lm: VisualLM) -> Stage2Translator:
+    s2 = config.stage2
+    feature = "frame" if s2.adapter_input == "frame" else "sign"  # "hidden" arrives in the sign slot
+    return Stage2Translator(
+        encoder, mlp_adapter(feature_dim, lm.hidden_size), lm, feature, config.model.label_smoothing, frozen_parts(encoder, s2.freeze)
+    )
+
+
+def fresh_keypoint_encoder(config: RunConfig) -> KeypointEncoder:
+    normalizer = Normalizer(NormalizeConfig(**config.data.normalize))
+    return KeypointEncoder(config.model.encoder, normalizer.num_joints, normalizer.num_channels, normalizer.edges())
+
+
+def save_model(model: Stage2Translator, config: RunConfig, folder: Path) -> None:
+    """Write a stage-2 model folder (see the module docstring) into `folder`."""
+    config.save(folder / "config.json")
+    # Cloned: safetensors refuses tensors that share memory (the skeleton adjacency buffers do).
+    visual = {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if not k.startswith("lm.")}
+    save_file(visual, str(folder / VISUAL_WEIGHTS))
+    if isinstance(model.encoder, LightTEncoderStates):
+        (folder / LIGHT_T_CONFIG).write_text(model.encoder.light_t.config.to_json_string())
+    model.lm.save_pretrained(folder / LLM_FOLDER)
+
+
+def load_model(run_dir: str | Path) -> tuple[Stage2Translator, RunConfig]:
+    """The trained translator of a stage-2 run folder (no pickle: weights come from safetensors)."""
+    run_dir = Path(run_dir)
+    config = stage1.load_config(run_dir)
+    if not (run_dir / VISUAL_WEIGHTS).is_file():
+        raise FileNotFoundError(f"{run_dir} has no {VISUAL_WEIGHTS} yet (no evaluation finished)")
+    lm = VisualLM.from_pretrained(run_dir / LLM_FOLDER)
+    encoder, feature_dim = fresh_keypoint_encoder(config), config.model.encoder.dim
+    if config.stage2.adapter_input == "hidden":
+        light_t = BartConfig.from_json_file(run_dir / LIGHT_T_CONFIG)
+        encoder = LightTEncoderStates(encoder, nn.Linear(feature_dim, light_t.d_model), BartEncoder(light_t), config.model.feature)
+        feature_dim = light_t.d_model
+    model = assemble(config, encoder, feature_dim, lm)
+    missing, unexpected = model.load_state_dict(load_file(str(run_dir / VISUAL_WEIGHTS)), strict=False)
+    if unexpected or any(not k.startswith("lm.") for k in missing):
+        raise ValueError(f"{run_dir}/{VISUAL_WEIGHTS} does not match its config.json")
+    return model.eval(), config
+
+
+def _check(config: RunConfig) -> None:
+    s2 = config.stage2
+    if not s2.llm:
+        raise ValueError("stage 2 needs a language model: --llm HUB_ID_OR_FOLDER (`slt make-llm` builds a small one)")
+    if s2.joint and s2.init:
+        raise ValueError("--joint trains from scratch; it cannot start from a stage-1 run (--init)")
+    if s2.adapter_input == "hidden" and not s2.init:
+        raise ValueError("--adapter-input hidden reads the Light-T encoder of a stage-1 run: pass --init RUN_DIR")
+
+
+def _visual_from_stage1(config: RunConfig) -> tuple[nn.Module, int]:
+    """Load the `init` run's encoder and copy its settings into `config`; returns (encoder, feature width)."""
+    s2 = config.stage2
+    first, first_config = stage1.load_model(s2.init)
+    if first_config.stage != 1 or first_config.model.input != "keypoints":
+        raise ValueError(f"--init {s2.init} is not a stage-1 keypoint run")
+    # The encoder only works with the data layout and settings it was trained with.
+    config.model = first_config.model
+    config.data.normalize = first_config.data.normalize
+    config.data.data = config.data.data or first_config.data.data
+    config.data.annotations = config.data.annotations or first_config.data.annotations
+    if s2.adapter_input != "hidden":
+        return first.encoder, config.model.encoder.dim
+    light_t = first.lm.model.get_encoder()
+    return LightTEncoderStates(first.encoder, first.adapter, light_t, config.model.feature), light_t.config.d_model
+
+
+def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
+    """Train stage 2 into `run_dir`, then score the best checkpoint on the test split; returns metrics.json."""
+    run_dir = Path(run_dir)
+    s2 = config.stage2
+    config.stage = 2
+    _check(config)
+    if s2.joint:
+        s2.freeze = "none"
+    if s2.lr_llm is None:
+        s2.lr_llm = 1e-5 if s2.finetune == "full" else 2e-4
+    if Path(s2.llm).expanduser().exists():  # an absolute path, so the saved run loads from anywhere
+        s2.llm = str(Path(s2.llm).expanduser().resolve())
+    if s2.init:
+        s2.init = str(Path(s2.init).resolve())
+        encoder, feature_dim = _visual_from_stage1(config)
+    config.data.normalize = asdict(NormalizeConfig(**config.data.normalize))
+    if config.data.augment is not None:
+        config.data.augment = asdict(AugmentConfig(**config.data.augment))
+    if resume:
+        saved = stage1.load_config(run_dir)
+        changed = differences(json.loads(json.dumps(saved.to_dict())), json.loads(json.dumps(config.to_dict())))
+        if changed:
+            raise ValueError(f"{run_dir} was started with a different config ({', '.join(changed)}); resume it with the same flags")
+    elif (run_dir / "resume").exists():
+        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+
+    samples = stage1.load_samples(config)
+    train_samples, dev_samples = stage1.split(samples, config.data.train_split), stage1.split(samples, config.data.dev_split)
+    for name, part in ((config.data.train_split, train_samples), (config.data.dev_split, dev_samples)):
+        if not part:
+            raise ValueError(f"no {name!r} clips in {', '.join(config.data.annotations)}")
+
+    accelerator = make_accelerator(config.optim.mixed_precision)
+    set_seed(config.seed)  # the same adapter, LoRA and (joint / no init) encoder initialization every run
+    lm = load_llm(s2.llm, s2.finetune, s2.prompt, s2.lora_rank, s2.lora_alpha, s2.lora_dropout, s2.lora_targets or None)
+    if not s2.init:
+        encoder, feature_dim = fresh_keypoint_encoder(config), config.model.encoder.dim
+    model = assemble(config, encoder, feature_dim, lm)
+
+    llm_params = [p for p in lm.parameters() if p.requires_grad]
+    visual_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
+    train_loader = make_loader(stage1.dataset(config, train_samples, train=True), config.optim.batch_size, True, config.seed, config.data.num_workers)
+    dev_loader = make_loader(stage1.dataset(config, dev_samples, train=False), config.eval.batch_size, False, config.seed, config.data.num_workers)
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(run_dir / "config.json")
+        origin = "joint, from scratch" if s2.joint else f"encoder from {s2.init}" if s2.init else "random encoder"
+        console.print(
+            f"Stage 2 ({origin}; frozen: {s2.freeze}; {s2.adapter_input} features -> MLP -> {s2.llm} [{s2.finetune}]): "
+            f"{sum(p.numel() for p in visual_params) / 1e6:.2f}M visual + {sum(p.numel() for p in llm_params) / 1e6:.2f}M LLM "
+            f"trainable parameters; {len(train_samples)} train / {len(dev_samples)} dev clips"
+        )
+    accelerator.wait_for_everyone()
+
+    groups = [{"params": visual_params, "lr": s2.lr_adapter}] + ([{"params": llm_params, "lr": s2.lr_llm}] if llm_params else [])
+    save = lambda m, folder: save_model(m, config, folder)  # noqa: E731
+    fit(model, groups, train_loader, dev_loader, config.optim, config.eval, config.seed, run_dir, save, accelerator, resume=resume)
+
+    best, _ = load_model(run_dir)
+    if s2.merge and s2.finetune == "lora" and accelerator.is_main_process:
+        # The LLM folder becomes a full model: the run no longer needs the base model.
+        best.lm = VisualLM(best.lm.model.merge_and_unload(), best.lm.tokenizer, best.lm.prompt, {**best.lm.source, "finetune": "full"})
+        write_into(run_dir, lambda folder: save_model(best, config, folder))
+    test_samples = stage1.split(samples, config.data.test_split)
+    if test_samples:
+        loader = make_loader(stage1.dataset(config, test_samples, train=False), config.eval.batch_size, shuffle=False)
+        scores, rows = evaluate(best.to(accelerator.device), loader, accelerator, config.eval)
+        if accelerator.is_main_process:
+            write_results(run_dir, config.data.test_split, scores, rows)
+    accelerator.wait_for_everyone()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    if accelerator.is_main_process:
+        table = {name: Scores.from_dict(values) for name, values in metrics.items()}
+        console.print(scores_table(f"Best checkpoint (epoch {metrics['dev']['epoch']})", table))
+    return metrics
