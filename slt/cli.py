@@ -306,5 +306,40 @@ def make_llm(
     )
 
 
+@app.command("translate")
+def translate_command(
+    inputs: list[Path] = typer.Argument(..., help="Videos, frame folders or keypoint files (.parquet, .pose)."),
+    model: Path = typer.Option(..., help="A run folder of either stage (`slt train`)."),
+    beams: int = typer.Option(None, help="Beam size (default: the run's, 5)."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON with per-stage timings (extraction, encoder, generation)."),
+):
+    """Translate sign language clips into sentences: one line per input (prefixed by the input when several).
+
+    Inputs that cannot be used get one error line each on stderr and a non-zero exit; the rest are translated.
+
+    Example: slt translate clip.mp4 frames/ keypoints/clip.parquet --model runs/s2 --json
+    """
+    import json
+
+    from slt.model.llm import LLMUnavailableError
+    from slt.translate import as_json, translate
+
+    if beams is not None and beams < 1:
+        raise fail(f"--beams must be at least 1, got {beams}")
+    try:
+        results, timings = translate(inputs, model, beams)
+    except (OSError, ValueError, LLMUnavailableError) as e:
+        raise fail(f"cannot use the model {model}: {e}")
+    if json_output:
+        typer.echo(json.dumps(as_json(results, timings), indent=2, ensure_ascii=False))
+    for result in results:
+        if result.error:
+            typer.echo(f"error: {result.input}: {result.error}", err=True)
+        elif not json_output:
+            typer.echo(f"{result.input}: {result.text}" if len(results) > 1 else result.text)
+    if any(result.error for result in results):
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()
