@@ -144,51 +144,58 @@ def load_model(run_dir: str | Path) -> tuple[Stage2Translator, RunConfig]:
     return model.eval(), config
 
 
-def _check(config: RunConfig) -> None:
+def resolve_stage2(config: RunConfig) -> None:
+    """Check the stage-2 settings and complete them in place: defaults that depend on other settings,
+    absolute paths (so the saved run loads from anywhere), and the `init` run's encoder settings."""
     s2 = config.stage2
+    config.stage = 2
     if not s2.llm:
         raise ValueError("stage 2 needs a language model: --llm HUB_ID_OR_FOLDER (`slt make-llm` builds a small one)")
     if s2.joint and s2.init:
         raise ValueError("--joint trains from scratch; it cannot start from a stage-1 run (--init)")
     if s2.adapter_input == "hidden" and not s2.init:
         raise ValueError("--adapter-input hidden reads the Light-T encoder of a stage-1 run: pass --init RUN_DIR")
+    if s2.joint:
+        s2.freeze = "none"
+    if s2.lr_llm is None:
+        s2.lr_llm = 1e-5 if s2.finetune == "full" else 2e-4
+    if Path(s2.llm).expanduser().exists():
+        s2.llm = str(Path(s2.llm).expanduser().resolve())
+    if s2.init:
+        s2.init = str(Path(s2.init).resolve())
+        first = stage1.load_config(s2.init)
+        if first.stage != 1 or first.model.input != "keypoints":
+            raise ValueError(f"--init {s2.init} is not a stage-1 keypoint run")
+        # The encoder only works with the data layout and settings it was trained with.
+        config.model = first.model
+        config.data.normalize = first.data.normalize
+        config.data.data = config.data.data or first.data.data
+        config.data.annotations = config.data.annotations or first.data.annotations
+    config.data.normalize = asdict(NormalizeConfig(**config.data.normalize))
+    if config.data.augment is not None:
+        config.data.augment = asdict(AugmentConfig(**config.data.augment))
 
 
-def _visual_from_stage1(config: RunConfig) -> tuple[nn.Module, int]:
-    """Load the `init` run's encoder and copy its settings into `config`; returns (encoder, feature width)."""
+def build_model(config: RunConfig) -> Stage2Translator:
+    """The stage-2 translator of a resolved config: the `init` run's encoder (or a fresh one), a fresh
+    adapter, and the LLM (`load_llm`). Seed first for a reproducible adapter and LoRA initialization."""
     s2 = config.stage2
-    first, first_config = stage1.load_model(s2.init)
-    if first_config.stage != 1 or first_config.model.input != "keypoints":
-        raise ValueError(f"--init {s2.init} is not a stage-1 keypoint run")
-    # The encoder only works with the data layout and settings it was trained with.
-    config.model = first_config.model
-    config.data.normalize = first_config.data.normalize
-    config.data.data = config.data.data or first_config.data.data
-    config.data.annotations = config.data.annotations or first_config.data.annotations
+    lm = load_llm(s2.llm, s2.finetune, s2.prompt, s2.lora_rank, s2.lora_alpha, s2.lora_dropout, s2.lora_targets or None)
+    if not s2.init:
+        return assemble(config, fresh_keypoint_encoder(config), config.model.encoder.dim, lm)
+    first, _ = stage1.load_model(s2.init)
     if s2.adapter_input != "hidden":
-        return first.encoder, config.model.encoder.dim
+        return assemble(config, first.encoder, config.model.encoder.dim, lm)
     light_t = first.lm.model.get_encoder()
-    return LightTEncoderStates(first.encoder, first.adapter, light_t, config.model.feature), light_t.config.d_model
+    encoder = LightTEncoderStates(first.encoder, first.adapter, light_t, config.model.feature)
+    return assemble(config, encoder, light_t.config.d_model, lm)
 
 
 def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
     """Train stage 2 into `run_dir`, then score the best checkpoint on the test split; returns metrics.json."""
     run_dir = Path(run_dir)
+    resolve_stage2(config)
     s2 = config.stage2
-    config.stage = 2
-    _check(config)
-    if s2.joint:
-        s2.freeze = "none"
-    if s2.lr_llm is None:
-        s2.lr_llm = 1e-5 if s2.finetune == "full" else 2e-4
-    if Path(s2.llm).expanduser().exists():  # an absolute path, so the saved run loads from anywhere
-        s2.llm = str(Path(s2.llm).expanduser().resolve())
-    if s2.init:
-        s2.init = str(Path(s2.init).resolve())
-        encoder, feature_dim = _visual_from_stage1(config)
-    config.data.normalize = asdict(NormalizeConfig(**config.data.normalize))
-    if config.data.augment is not None:
-        config.data.augment = asdict(AugmentConfig(**config.data.augment))
     if resume:
         saved = stage1.load_config(run_dir)
         changed = differences(json.loads(json.dumps(saved.to_dict())), json.loads(json.dumps(config.to_dict())))
@@ -205,12 +212,9 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
 
     accelerator = make_accelerator(config.optim.mixed_precision)
     set_seed(config.seed)  # the same adapter, LoRA and (joint / no init) encoder initialization every run
-    lm = load_llm(s2.llm, s2.finetune, s2.prompt, s2.lora_rank, s2.lora_alpha, s2.lora_dropout, s2.lora_targets or None)
-    if not s2.init:
-        encoder, feature_dim = fresh_keypoint_encoder(config), config.model.encoder.dim
-    model = assemble(config, encoder, feature_dim, lm)
+    model = build_model(config)
 
-    llm_params = [p for p in lm.parameters() if p.requires_grad]
+    llm_params = [p for p in model.lm.parameters() if p.requires_grad]
     visual_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
     train_loader = make_loader(stage1.dataset(config, train_samples, train=True), config.optim.batch_size, True, config.seed, config.data.num_workers)
     dev_loader = make_loader(stage1.dataset(config, dev_samples, train=False), config.eval.batch_size, False, config.seed, config.data.num_workers)

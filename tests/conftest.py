@@ -109,3 +109,55 @@ def batch(media, tmp_path_factory):
     out = tmp_path_factory.mktemp("batch") / "out"
     args = ["preprocess", "videos", "bad", "notes.txt", "--out", str(out), "--workers", "2"]
     return out, run_slt(*args, cwd=media), args
+
+
+# --- Trained runs for stage 2 and translation (tests/test_stage2.py, tests/test_translate.py) --------
+
+TINY_STAGE1 = """
+model:
+  preset: tiny
+  dropout: 0.0
+  encoder: {channels: [8], temporal_kernel: 3, dim: 32, dropout: 0.0}
+data: {augment: null, vocab_size: 300}
+optim: {lr: 3.0e-3, batch_size: 8, warmup: 0.1, epochs: 2}
+eval: {num_beams: 2, max_new_tokens: 24, patience: 0}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """16 train, 4 dev and 4 test clips of the built-in toy language, plus `tiny.yaml` (a tiny stage-1 config)."""
+    from slt.preprocess import synth
+
+    root = tmp_path_factory.mktemp("tiny_corpus")
+    synth.write_corpus(root, synth.toy_clips(16, 4, 4, signers=2, seed=0))
+    (root / "tiny.yaml").write_text(TINY_STAGE1)
+    return root
+
+
+@pytest.fixture(scope="session")
+def stage1_run(tiny_corpus, tmp_path_factory) -> Path:
+    """A stage-1 run trained for two epochs on `tiny_corpus`."""
+    import torch
+
+    from slt import stage1
+    from slt.config import resolve
+
+    run = tmp_path_factory.mktemp("stage1") / "run"
+    overrides = {"data.data": str(tiny_corpus / "keypoints"), "data.annotations": [str(tiny_corpus / "annotations.csv")]}
+    torch.set_num_threads(1)  # tiny models: thread synchronization would cost more than they compute
+    stage1.train(resolve(tiny_corpus / "tiny.yaml", overrides), run)
+    return run
+
+
+@pytest.fixture(scope="session")
+def made_llms(tiny_corpus, tmp_path_factory) -> dict[str, Path]:
+    """A tiny `slt make-llm` model of each architecture, pre-trained on the train sentences of `tiny_corpus`."""
+    from slt.model.make_llm import MakeLLMConfig, make_llm, read_corpus
+
+    root = tmp_path_factory.mktemp("llms")
+    sentences = read_corpus([tiny_corpus / "annotations.csv"])
+    size = dict(dim=32, layers=1, heads=2, ffn=64, steps=40, warmup=5, batch_size=8, vocab_size=300)
+    for arch in ("causal", "seq2seq"):
+        make_llm(root / arch, sentences, MakeLLMConfig(arch=arch, **size), show_progress=False)
+    return {"causal": root / "causal", "seq2seq": root / "seq2seq"}
