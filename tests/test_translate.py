@@ -1,0 +1,89 @@
+"""`slt translate` end to end: a real video (MediaPipe extraction), a frame folder and keypoint files,
+with a stage-2 and a stage-1 run; inputs that cannot be used get their own error line."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import photo_frames, write_video
+from slt import stage2
+from slt.cli import app
+from slt.config import resolve
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def stage2_run(tiny_corpus, stage1_run, made_llms, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("stage2") / "run"
+    overrides = {"stage2.init": str(stage1_run), "stage2.llm": str(made_llms["seq2seq"]), "optim.epochs": 1}
+    stage2.train(resolve(tiny_corpus / "tiny.yaml", overrides), run)
+    return run
+
+
+def slt(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("run_name", ["stage1_run", "stage2_run"])
+def test_parquet_files(run_name, request, tiny_corpus):
+    """Translations of the test clips equal the sentences the run's own evaluation decoded for them."""
+    run = request.getfixturevalue(run_name)
+    expected = {row["name"]: row["hypothesis"] for row in csv.DictReader((run / "test.hypotheses.tsv").open(), delimiter="\t")}
+    files = [tiny_corpus / "keypoints" / f"{name}.parquet" for name in sorted(expected)]
+    result = slt("translate", *files, "--model", run)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"{file}: {expected[name]}" for file, name in zip(files, sorted(expected))]
+
+
+def test_video_and_frame_folder_with_json_timings(stage2_run, photo_video, tmp_path):
+    import cv2
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, frame in enumerate(photo_frames(frames_per_photo=6)):
+        cv2.imwrite(str(frames / f"frame{i}.png"), frame)
+    result = slt("translate", photo_video, frames, "--model", stage2_run, "--json", "--beams", "3")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [t["input"] for t in report["translations"]] == [str(photo_video), str(frames)]
+    for translation in report["translations"]:
+        # A barely trained model may well say nothing about photographs; what matters is that they got through.
+        assert translation["error"] is None and isinstance(translation["text"], str)
+        assert set(translation["seconds"]) == {"extraction", "encoder", "generation"}
+    assert report["seconds"]["extraction"] > 0 and report["seconds"]["generation"] > 0
+
+
+def test_bad_inputs_get_one_line_each_and_the_rest_is_translated(stage2_run, tiny_corpus, tmp_path):
+    good = sorted((tiny_corpus / "keypoints" / "test").glob("*.parquet"))[0]
+    nobody = write_video(tmp_path / "empty_room.mp4", [np.full((128, 128, 3), 90, np.uint8)] * 8)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    result = slt("translate", nobody, good, broken, notes, tmp_path / "missing.mp4", "--model", stage2_run)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    hypotheses = {row["name"]: row["hypothesis"] for row in csv.DictReader((stage2_run / "test.hypotheses.tsv").open(), delimiter="\t")}
+    assert lines == [f"{good}: {hypotheses['test/' + good.stem]}"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]  # not library logs
+    assert len(errors) == 4
+    assert "no person" in errors[0] and "broken.parquet" in errors[1] and "notes.txt" in errors[2] and "missing.mp4" in errors[3]
+
+
+def test_not_a_run_folder(tmp_path, tiny_corpus):
+    result = slt("translate", tiny_corpus / "annotations.csv", "--model", tmp_path)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "config.json" in result.stderr
