@@ -21,7 +21,6 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 from accelerate.utils import set_seed
 from safetensors.torch import load_file, save_file
 from torch import nn
