@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO := demo
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test clean
 
 setup: $(STAMP)
 
@@ -17,14 +17,32 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(VENV)/bin/python -m slt.demo $(DEMO)
+# Each demo step leaves a file, so an interrupted `make demo` picks up where it stopped; an
+# interrupted training run is continued (--resume), not restarted.
+resume = $(if $(wildcard $(1)/config.json),--resume)
+DEMO_SIZE := --train 600 --dev 60 --test 60
+demo: $(DEMO)/.stage2-done
+	$(SLT) translate $(DEMO)/data/keypoints/test/test-00000.parquet $(DEMO)/data/keypoints/test/test-00001.parquet --model $(DEMO)/stage2
+	grep -E '^(name|test/test-0000[01])' $(DEMO)/data/annotations.csv | cut -d, -f1,2
+	$(SLT) evaluate $(DEMO)/stage2 --split test
+
+$(DEMO)/data/annotations.csv: | $(STAMP)
+	$(SLT) synth $(DEMO)/data $(DEMO_SIZE)
+
+$(DEMO)/.stage1-done: $(DEMO)/data/annotations.csv
+	$(SLT) train --stage 1 --config configs/stage1_cpu.yaml --data $(DEMO)/data/keypoints \
+		--annotations $(DEMO)/data/annotations.csv --epochs 6 --out $(DEMO)/stage1 $(call resume,$(DEMO)/stage1)
+	touch $@
+
+$(DEMO)/llm/config.json: $(DEMO)/data/annotations.csv
+	$(SLT) make-llm $(DEMO)/llm --corpus $(DEMO)/data/annotations.csv --arch seq2seq
+
+$(DEMO)/.stage2-done: $(DEMO)/.stage1-done $(DEMO)/llm/config.json
+	$(SLT) train --stage 2 --init $(DEMO)/stage1 --llm $(DEMO)/llm --epochs 6 --out $(DEMO)/stage2 $(call resume,$(DEMO)/stage2)
+	touch $@
 
 test: $(STAMP)
 	$(PY) -m pytest -q
-
-bench: $(STAMP)
-	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache

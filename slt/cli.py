@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # Typer vendors Click from 0.22 on
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -341,5 +343,22 @@ def translate_command(
         raise typer.Exit(1)
 
 
+def main() -> None:
+    """Console entry point: a usage mistake (unknown option, bad value) gets one line, not Click's usage box."""
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as error:
+        error.show()
+        code = 0
+    except UsageError as error:
+        command = error.ctx.command_path if error.ctx else "slt"
+        typer.echo(f"error: {error.format_message()} (see `{command} --help`)", err=True)
+        code = error.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        code = 130
+    sys.exit(code or 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()
