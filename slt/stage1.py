@@ -174,6 +174,11 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
     )
 
     best, _ = load_model(run_dir)
+    return score_best(best, samples, config, run_dir, accelerator)
+
+
+def score_best(best: nn.Module, samples: list[Sample], config: RunConfig, run_dir: Path, accelerator) -> dict:
+    """Score the best checkpoint on test (when the split exists), print every split's scores, return them."""
     test_samples = split(samples, config.data.test_split)
     if test_samples:
         loader = make_loader(dataset(config, test_samples, train=False), config.eval.batch_size, shuffle=False)

@@ -29,14 +29,13 @@ from transformers.models.bart.modeling_bart import BartEncoder
 
 from slt import stage1
 from slt.config import RunConfig, differences
-from slt.metrics import Scores
 from slt.model.encoder import EncoderOutput, KeypointEncoder
 from slt.model.llm import VisualLM, load_llm
 from slt.model.translator import SignTranslator
 from slt.preprocess.augment import AugmentConfig
 from slt.preprocess.dataset import make_loader
 from slt.preprocess.normalize import NormalizeConfig, Normalizer
-from slt.train import console, evaluate, fit, make_accelerator, scores_table, write_into, write_results
+from slt.train import console, fit, make_accelerator, write_into
 
 VISUAL_WEIGHTS = "visual.safetensors"
 LIGHT_T_CONFIG = "light_t.json"
@@ -237,15 +236,4 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
         # The LLM folder becomes a full model: the run no longer needs the base model.
         best.lm = VisualLM(best.lm.model.merge_and_unload(), best.lm.tokenizer, best.lm.prompt, {**best.lm.source, "finetune": "full"})
         write_into(run_dir, lambda folder: save_model(best, config, folder))
-    test_samples = stage1.split(samples, config.data.test_split)
-    if test_samples:
-        loader = make_loader(stage1.dataset(config, test_samples, train=False), config.eval.batch_size, shuffle=False)
-        scores, rows = evaluate(best.to(accelerator.device), loader, accelerator, config.eval)
-        if accelerator.is_main_process:
-            write_results(run_dir, config.data.test_split, scores, rows)
-    accelerator.wait_for_everyone()
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    if accelerator.is_main_process:
-        table = {name: Scores.from_dict(values) for name, values in metrics.items()}
-        console.print(scores_table(f"Best checkpoint (epoch {metrics['dev']['epoch']})", table))
-    return metrics
+    return stage1.score_best(best, samples, config, run_dir, accelerator)
