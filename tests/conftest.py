@@ -13,6 +13,15 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """The test models are tiny: thread synchronization costs more than they compute, a lot more on a
+    busy 2-core machine."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 # --- Real media for keypoint extraction (tests/test_extract.py, tests/test_preprocess.py) ---------
 
 
@@ -138,14 +147,11 @@ def tiny_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def stage1_run(tiny_corpus, tmp_path_factory) -> Path:
     """A stage-1 run trained for two epochs on `tiny_corpus`."""
-    import torch
-
     from slt import stage1
     from slt.config import resolve
 
     run = tmp_path_factory.mktemp("stage1") / "run"
     overrides = {"data.data": str(tiny_corpus / "keypoints"), "data.annotations": [str(tiny_corpus / "annotations.csv")]}
-    torch.set_num_threads(1)  # tiny models: thread synchronization would cost more than they compute
     stage1.train(resolve(tiny_corpus / "tiny.yaml", overrides), run)
     return run
 

@@ -10,14 +10,6 @@ from slt.preprocess.normalize import Normalizer
 NORMALIZER = Normalizer()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Small tensors: threads only add synchronization, which costs a lot on a busy 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def encoder(**config) -> KeypointEncoder:
     torch.manual_seed(0)

@@ -18,14 +18,6 @@ FRAMES = [5, 7, 3, 6]  # clip lengths differ, so padding and masks matter
 FEATURES = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: thread synchronization would cost more than they compute."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def tiny_model(arch: str, tokenizer) -> nn.Module:
     special = dict(pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)

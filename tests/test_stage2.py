@@ -24,13 +24,6 @@ from slt.preprocess.dataset import make_loader
 from slt.train import make_optimizer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def slt(*args):
     """Run the command in this process (returns the click Result: exit_code, stdout, stderr)."""

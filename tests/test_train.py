@@ -44,13 +44,6 @@ def corpus(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def slt(*args):
     """Run the command in this process (returns exit_code, stdout, stderr)."""
