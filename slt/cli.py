@@ -108,6 +108,10 @@ def train(
     optimizer: str = typer.Option(None, help="adamw (default) or sgd (momentum 0.9, the paper's stage 1)."),
     downsample: int = typer.Option(None, help="Temporal downsampling of the sign-wise features: 1, 2, 4 or 8."),
     skip_missing: bool = typer.Option(None, "--skip-missing", help="Go on without clips whose keypoint file is missing."),
+    tokenizer: str = typer.Option(
+        None, help="Stage 1: use this hub id's or model folder's tokenizer (e.g. the stage-2 LLM's, as the paper) "
+        "instead of training a BPE on the sentences."
+    ),
     init: Path = typer.Option(None, help="Stage 2: the stage-1 run whose encoder is loaded (default data and annotations too)."),
     llm: str = typer.Option(None, help="Stage 2: Hugging Face hub id or local model folder (`slt make-llm`)."),
     freeze: str = typer.Option(None, help="Stage 2: none, backbone, or backbone+temporal (default; paper Table 9)."),
@@ -139,6 +143,7 @@ def train(
         "data.data": str(data) if data else None,
         "data.annotations": [str(a) for a in annotations] if annotations else None,
         "data.skip_missing": skip_missing,
+        "data.tokenizer": tokenizer,
         "model.preset": preset,
         "model.input": input,
         "model.encoder.downsample": downsample,

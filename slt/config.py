@@ -38,6 +38,9 @@ class DataConfig:
     skip_missing: bool = False  # go on without clips whose keypoint file is missing (else: error)
     normalize: dict = field(default_factory=dict)  # `NormalizeConfig` fields that differ from its defaults
     augment: dict | None = field(default_factory=dict)  # `AugmentConfig` fields; null turns augmentation off
+    # Stage-1 text tokenizer: "" trains a BPE on the training sentences; a hub id or model folder uses that
+    # model's tokenizer (the paper uses its LLM's, so stage 1 and stage 2 share one vocabulary).
+    tokenizer: str = ""
     vocab_size: int = 4000  # target-text BPE vocabulary (smaller when the corpus has fewer subwords)
     char_level: bool = False  # one token per character (Chinese)
     num_workers: int = 0  # DataLoader worker processes

@@ -23,7 +23,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from slt.config import RunConfig, differences, from_dict
 from slt.model.encoder import GlossEncoder, KeypointEncoder
-from slt.model.llm import light_t
+from slt.model.llm import light_t, load_tokenizer
 from slt.model.translator import SignTranslator
 from slt.preprocess.annotations import Sample, check_keypoints, read_annotations
 from slt.preprocess.augment import AugmentConfig
@@ -134,6 +134,8 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
     accelerator = make_accelerator(config.optim.mixed_precision)
     if resume:
         tokenizer = AutoTokenizer.from_pretrained(run_dir)
+    elif config.data.tokenizer:
+        tokenizer = load_tokenizer(config.data.tokenizer)
     else:
         tokenizer = train_tokenizer([s.text for s in train_samples], config.data.vocab_size, config.data.char_level)
     glosses = None

@@ -128,6 +128,22 @@ def test_train_evaluate_and_merge_through_the_command_line(arch, tiny_corpus, st
     assert json.loads((run / "metrics.json").read_text())["test"] == metrics["test"]
 
 
+def test_stage1_can_use_the_llms_tokenizer(tiny_corpus, made_llms, tmp_path):
+    """The paper's choice: stage 1 decodes with the stage-2 LLM's vocabulary, saved with the run."""
+    run = tmp_path / "run"
+    result = slt("train", "--stage", "1", "--data", tiny_corpus / "keypoints", "--annotations", tiny_corpus / "annotations.csv",
+                 "--config", tiny_corpus / "tiny.yaml", "--epochs", "1", "--tokenizer", made_llms["seq2seq"], "--out", run)
+    assert result.exit_code == 0, result.output
+    llm_vocab = AutoTokenizer.from_pretrained(made_llms["seq2seq"]).get_vocab()
+    assert AutoTokenizer.from_pretrained(run).get_vocab() == llm_vocab
+    model, _ = stage1.load_model(run)
+    assert model.lm.model.config.vocab_size == len(llm_vocab)
+
+    result = slt("train", "--stage", "1", "--data", tiny_corpus / "keypoints", "--annotations", tiny_corpus / "annotations.csv",
+                 "--tokenizer", tmp_path / "nowhere", "--out", tmp_path / "run2")
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and "nowhere" in result.output
+
+
 def test_unreachable_llm_fails_fast_with_one_line(tiny_corpus, stage1_run, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.monotonic()

@@ -232,20 +232,30 @@ def load_llm(
     return VisualLM(model, tokenizer, prompt=prompt, source=source)
 
 
-def _load_hf(name: str):
-    """(model, tokenizer) for a local folder or a hub id, failing within seconds when neither is reachable."""
+def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
+    """The tokenizer of a hub id or local model folder, with the same fail-fast rules as `load_llm`."""
+    return _load_hf(name, with_model=False)[1]
+
+
+def _load_hf(name: str, with_model: bool = True):
+    """(model, tokenizer) for a local folder or a hub id, failing within seconds when neither is reachable.
+
+    `with_model=False` loads the tokenizer alone (model None).
+    """
     local = Path(name).expanduser()
     if local.exists():
-        if not (local / "config.json").exists():
+        if not (local / "config.json").exists() and with_model:
             raise LLMUnavailableError(f"{name} has no config.json: it is not a saved Hugging Face model folder")
         location, offline = str(local), True
     else:
         location, offline = name, _hub_unreachable(name)
     try:
-        config = AutoConfig.from_pretrained(location, local_files_only=offline)
-        auto = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-        model = auto.from_pretrained(location, local_files_only=offline)
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
+        model = None
+        if with_model:
+            config = AutoConfig.from_pretrained(location, local_files_only=offline)
+            auto = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+            model = auto.from_pretrained(location, local_files_only=offline)
     except OSError as error:
         if local.exists():
             raise LLMUnavailableError(f"cannot load the model in {name}: {error}") from error
