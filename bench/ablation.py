@@ -16,15 +16,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import time
 from pathlib import Path
 
 import torch
 
+from bench.report import write_section
 from slt import stage1, stage2
 from slt.config import resolve
-from slt.keypoints.io import atomic_write
 from slt.metrics import Scores
 from slt.model.make_llm import MakeLLMConfig, make_llm, read_corpus
 
@@ -90,10 +89,7 @@ torch {torch.__version__}. Minutes include dev evaluations.
 |---|---:|---:|---:|---:|---:|---:|
 {rows}
 """
-    report = args.report.read_text() if args.report.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    report = pattern.sub(lambda _: text + "\n", report) if pattern.search(report) else report.rstrip() + "\n\n" + text
-    atomic_write(args.report, lambda tmp: Path(tmp).write_text(report))
+    write_section(args.report, SECTION, text)
     print(text)
 
 

@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import time
 from pathlib import Path
 
 import torch
 
+from bench.report import write_section
 from slt import stage1
 from slt.config import resolve
-from slt.keypoints.io import atomic_write
 from slt.metrics import Scores
 
 SECTION = "## Stage 1 vs gloss oracle"
@@ -78,10 +77,7 @@ torch {torch.__version__}. Wall time includes dev evaluations.
 
 Pose -> text reaches {100 * ratio:.1f}% of the oracle's test BLEU-4 (issue 5's bar: 90%).
 """
-    report = args.report.read_text() if args.report.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    report = pattern.sub(lambda _: text + "\n", report) if pattern.search(report) else report.rstrip() + "\n\n" + text
-    atomic_write(args.report, lambda tmp: Path(tmp).write_text(report))
+    write_section(args.report, SECTION, text)
     print(text)
 
 
