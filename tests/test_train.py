@@ -21,28 +21,8 @@ from typer.testing import CliRunner
 
 from slt.cli import app
 from slt.config import resolve
-from slt.preprocess import synth
 
-TINY = """
-model:
-  preset: tiny
-  dropout: 0.0
-  encoder: {channels: [8], temporal_kernel: 3, dim: 32, dropout: 0.0}
-data: {augment: null, vocab_size: 300}
-optim: {lr: 3.0e-3, batch_size: 8, warmup: 0.1}
-eval: {num_beams: 2, max_new_tokens: 24, patience: 0}
-"""
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    """16 train, 4 dev and 4 test clips of the built-in toy language, plus the tiny config."""
-    root = tmp_path_factory.mktemp("corpus")
-    synth.write_corpus(root, synth.toy_clips(16, 4, 4, signers=2, seed=0))
-    (root / "tiny.yaml").write_text(TINY)
-    return root
-
 
 
 def slt(*args):
@@ -57,46 +37,46 @@ def slt_process(*args, launcher: tuple[str, ...] = (sys.executable, "-m"), wait:
     return subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
 
 
-def train_args(corpus: Path, out: Path, *extra: str) -> list[str]:
-    data, annotations = corpus / "keypoints", corpus / "annotations.csv"
-    return ["train", "--stage", "1", "--data", data, "--annotations", annotations, "--out", out, "--config", corpus / "tiny.yaml", *extra]
+def train_args(tiny_corpus: Path, out: Path, *extra: str) -> list[str]:
+    data, annotations = tiny_corpus / "keypoints", tiny_corpus / "annotations.csv"
+    return ["train", "--stage", "1", "--data", data, "--annotations", annotations, "--out", out, "--config", tiny_corpus / "tiny.yaml", *extra]
 
 
 def losses(run: Path) -> list[float]:
     return [e["loss"] for e in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "loss" in e]
 
 
-def test_overfits_a_few_clips(corpus, tmp_path):
+def test_overfits_a_few_clips(tiny_corpus, tmp_path):
     from slt import stage1
 
-    rows = list(csv.DictReader((corpus / "annotations.csv").open()))
+    rows = list(csv.DictReader((tiny_corpus / "annotations.csv").open()))
     table = tmp_path / "four.csv"
     with table.open("w", newline="") as f:
         writer = csv.DictWriter(f, rows[0].keys())
         writer.writeheader()
         writer.writerows([r for r in rows if r["split"] == "train"][:4] + [r for r in rows if r["split"] == "dev"][:1])
-    overrides = {"data.data": str(corpus / "keypoints"), "data.annotations": [str(table)], "optim.epochs": 40,
+    overrides = {"data.data": str(tiny_corpus / "keypoints"), "data.annotations": [str(table)], "optim.epochs": 40,
                  "optim.batch_size": 4, "eval.every": 100}  # fmt: skip
-    stage1.train(resolve(corpus / "tiny.yaml", overrides), tmp_path / "run")
+    stage1.train(resolve(tiny_corpus / "tiny.yaml", overrides), tmp_path / "run")
     _, scores = stage1.evaluate_run(tmp_path / "run", "train")
     hypotheses = list(csv.DictReader((tmp_path / "run" / "train.hypotheses.tsv").open(), delimiter="\t"))
     assert [h["hypothesis"] for h in hypotheses] == [h["reference"] for h in hypotheses]
     assert scores.bleu4 == 100.0
 
 
-def test_resume_after_kill_gives_the_same_run(corpus, tmp_path):
+def test_resume_after_kill_gives_the_same_run(tiny_corpus, tmp_path):
     args = ("--epochs", "4", "--batch-size", "4")
-    assert slt(*train_args(corpus, tmp_path / "straight", *args)).exit_code == 0
+    assert slt(*train_args(tiny_corpus, tmp_path / "straight", *args)).exit_code == 0
 
     killed = tmp_path / "killed"
-    process = slt_process(*train_args(corpus, killed, *args), wait=False)
+    process = slt_process(*train_args(tiny_corpus, killed, *args), wait=False)
     latest = killed / "resume" / "latest"
     while not (latest.exists() and latest.read_text() == "epoch-0001") and process.poll() is None:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "training ended before it could be killed"
 
-    resumed = slt(*train_args(corpus, killed, *args, "--resume"))
+    resumed = slt(*train_args(tiny_corpus, killed, *args, "--resume"))
     assert resumed.exit_code == 0, resumed.stderr
     assert losses(killed) == losses(tmp_path / "straight")
     assert json.loads((killed / "metrics.json").read_text()) == json.loads((tmp_path / "straight" / "metrics.json").read_text())
@@ -104,25 +84,25 @@ def test_resume_after_kill_gives_the_same_run(corpus, tmp_path):
     assert all(torch.equal(weights[k], expected[k]) for k in expected)
 
 
-def test_two_processes_match_one_with_the_same_global_batch(corpus, tmp_path):
+def test_two_processes_match_one_with_the_same_global_batch(tiny_corpus, tmp_path):
     args = ("--epochs", "2", "--batch-size", "8")
-    two = slt_process(*train_args(corpus, tmp_path / "two", *args), launcher=(sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m"))
+    two = slt_process(*train_args(tiny_corpus, tmp_path / "two", *args), launcher=(sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m"))
     assert two.returncode == 0, two.stderr
     # One process cutting each batch the same way (2 accumulation steps) computes the same gradients.
-    (tmp_path / "acc.yaml").write_text(TINY.replace("warmup: 0.1", "warmup: 0.1, accumulation: 2"))
-    one = slt(*train_args(corpus, tmp_path / "one", *args, "--config", tmp_path / "acc.yaml"))
+    (tmp_path / "acc.yaml").write_text((tiny_corpus / "tiny.yaml").read_text().replace("warmup: 0.1", "warmup: 0.1, accumulation: 2"))
+    one = slt(*train_args(tiny_corpus, tmp_path / "one", *args, "--config", tmp_path / "acc.yaml"))
     assert one.exit_code == 0, one.stderr
     assert losses(tmp_path / "two") == pytest.approx(losses(tmp_path / "one"), rel=1e-5)
     # Uncut batches differ only through BatchNorm statistics.
-    plain = slt(*train_args(corpus, tmp_path / "plain", *args))
+    plain = slt(*train_args(tiny_corpus, tmp_path / "plain", *args))
     assert plain.exit_code == 0, plain.stderr
     assert losses(tmp_path / "two") == pytest.approx(losses(tmp_path / "plain"), rel=0.03)
     assert len(losses(tmp_path / "two")) == 4  # 16 clips / 8 per step, 2 epochs
 
 
-def test_run_folder_and_evaluate(corpus, tmp_path):
+def test_run_folder_and_evaluate(tiny_corpus, tmp_path):
     run = tmp_path / "run"
-    result = slt(*train_args(corpus, run, "--epochs", "1", "--input", "gloss"))
+    result = slt(*train_args(tiny_corpus, run, "--epochs", "1", "--input", "gloss"))
     assert result.exit_code == 0, result.stderr
     for name in ("config.json", "model.safetensors", "tokenizer.json", "glosses.txt", "metrics.json", "log.jsonl",
                  "training.png", "dev.hypotheses.tsv", "test.hypotheses.tsv", "resume/latest"):  # fmt: skip
@@ -148,16 +128,16 @@ def test_run_folder_and_evaluate(corpus, tmp_path):
         (("--resume",), "no run to resume"),
     ],
 )
-def test_bad_flags_give_one_line(corpus, tmp_path, extra, message):
-    result = slt(*train_args(corpus, tmp_path / "run", *extra))
+def test_bad_flags_give_one_line(tiny_corpus, tmp_path, extra, message):
+    result = slt(*train_args(tiny_corpus, tmp_path / "run", *extra))
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
 
 
-def test_missing_data_gives_one_line(corpus, tmp_path):
+def test_missing_data_gives_one_line(tiny_corpus, tmp_path):
     cases = [
-        (["train", "--data", tmp_path / "nowhere", "--annotations", corpus / "annotations.csv", "--out", tmp_path / "a"], "does not exist"),
-        (["train", "--data", corpus / "keypoints", "--annotations", tmp_path / "none.csv", "--out", tmp_path / "b"], "does not exist"),
+        (["train", "--data", tmp_path / "nowhere", "--annotations", tiny_corpus / "annotations.csv", "--out", tmp_path / "a"], "does not exist"),
+        (["train", "--data", tiny_corpus / "keypoints", "--annotations", tmp_path / "none.csv", "--out", tmp_path / "b"], "does not exist"),
         (["evaluate", tmp_path / "not-a-run"], "not a run folder"),
     ]
     for args, message in cases:
