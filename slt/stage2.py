@@ -232,8 +232,10 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
     fit(model, groups, train_loader, dev_loader, config.optim, config.eval, config.seed, run_dir, save, accelerator, resume=resume)
 
     best, _ = load_model(run_dir)
-    if s2.merge and s2.finetune == "lora" and accelerator.is_main_process:
-        # The LLM folder becomes a full model: the run no longer needs the base model.
+    if s2.merge and s2.finetune == "lora":
+        # The LLM folder becomes a full model: the run no longer needs the base model. Every process
+        # merges, so that all of them score the test split with the same weights; rank 0 writes.
         best.lm = VisualLM(best.lm.model.merge_and_unload(), best.lm.tokenizer, best.lm.prompt, {**best.lm.source, "finetune": "full"})
-        write_into(run_dir, lambda folder: save_model(best, config, folder))
+        if accelerator.is_main_process:
+            write_into(run_dir, lambda folder: save_model(best, config, folder))
     return stage1.score_best(best, samples, config, run_dir, accelerator)

@@ -234,7 +234,9 @@ def load_resume(run_dir: Path, model: nn.Module, optimizer, scheduler, accelerat
     if not latest.is_file():
         raise FileNotFoundError(f"{run_dir} has no resume state (resume/latest): nothing to resume")
     folder = run_dir / "resume" / latest.read_text().strip()
-    load_model(accelerator.unwrap_model(model), str(folder / "model.safetensors"), device=str(accelerator.device))
+    # Read on the CPU and copied into the parameters wherever they are (safetensors rejects some device
+    # names, e.g. "cpu:0" of CPU processes under `accelerate launch`).
+    load_model(accelerator.unwrap_model(model), str(folder / "model.safetensors"))
     saved = torch.load(folder / "state.pt", weights_only=True, map_location="cpu")
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
