@@ -203,15 +203,20 @@ def preprocess(
     fps: float = typer.Option(25.0, help="Frame rate of frame-folder clips (videos carry their own)."),
     face: bool = typer.Option(False, "--face", help="Also keep MediaPipe's 468 face points."),
     model_complexity: int = typer.Option(1, help="MediaPipe Holistic model complexity (only 1 ships offline)."),
-    workers: int = typer.Option(None, help="Worker processes (default: the number of cores)."),
+    workers: int = typer.Option(None, help="Worker processes, or Ray actors (default: the number of cores, or Ray's CPUs)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo clips whose output file already exists."),
     allow_failures: bool = typer.Option(False, "--allow-failures", help="Exit 0 even if some clips failed."),
+    ray: str = typer.Option(
+        None, metavar="ADDRESS", help="Extract on Ray (pip install 'slt[ray]'): local (start Ray here with --workers "
+        "CPUs), or a cluster: auto, host:port, ray://host:port. Inputs and --out must be on storage all nodes share."
+    ),
 ):
     """Extract MediaPipe Holistic keypoints from videos into one Parquet file per clip.
 
     Safe to rerun: finished clips are skipped. Writes OUT/manifest.csv and OUT/errors.csv.
 
     Example: slt preprocess videos/ --out keypoints/ --workers 4
+    On a Ray cluster: slt preprocess /shared/videos/ --out /shared/keypoints/ --ray auto
     """
     from slt.keypoints.extract import check_model_complexity
     from slt.preprocess.extract_batch import plan_jobs, run_batch
@@ -229,15 +234,19 @@ def preprocess(
         raise fail(str(e))
     if not jobs and not failures:
         raise fail(f"no video or frame folder found in {', '.join(map(str, inputs))}")
-    summary = run_batch(
-        jobs,
-        out,
-        failures=failures,
-        face=face,
-        model_complexity=model_complexity,
-        workers=workers,
-        overwrite=overwrite,
-    )
+    try:
+        summary = run_batch(
+            jobs,
+            out,
+            failures=failures,
+            face=face,
+            model_complexity=model_complexity,
+            workers=workers,
+            overwrite=overwrite,
+            ray=ray,
+        )
+    except ValueError as e:  # a Ray cluster that cannot be used
+        raise fail(str(e))
     if summary.failures and not allow_failures:
         raise typer.Exit(1)
 

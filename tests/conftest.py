@@ -112,6 +112,11 @@ def run_slt(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpro
     )
 
 
+def folder_contents(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (hidden temp files included) with its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 @pytest.fixture(scope="session")
 def batch(media, tmp_path_factory):
     """One `slt preprocess` run over every good and bad input: (output folder, completed process)."""

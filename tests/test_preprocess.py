@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_slt
+from conftest import folder_contents, run_slt
 from typer.testing import CliRunner
 
 from slt.cli import app
@@ -27,11 +27,6 @@ BAD = {  # input -> what its errors.csv line must say
     "bad/truncated.mp4": "cannot be opened as a video",
     "notes.txt": "not a video file",
 }
-
-
-def folder_contents(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` (hidden temp files included) with its bytes."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_plan_mirrors_relative_paths(media):

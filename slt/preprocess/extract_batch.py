@@ -2,8 +2,9 @@
 
 `plan_jobs` turns the user's inputs (video files, folders searched recursively, frame folders, an
 optional segments table) into one `Job` per output file, checking everything that can be checked
-before any work starts. `run_batch` extracts them with one MediaPipe graph per worker process and
-writes every file atomically, so a killed run leaves only whole files and a rerun skips them.
+before any work starts. `run_batch` extracts them with one MediaPipe graph per worker process (or per
+Ray actor, see `slt.preprocess.ray_extract`) and writes every file atomically, so a killed run leaves
+only whole files and a rerun skips them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import io
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +28,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from slt.keypoints import schema
 from slt.keypoints.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipSource, FrameReader, UnreadableClip, is_video
 from slt.keypoints.io import Keypoints, atomic_write, read_parquet, write_parquet
+
+if TYPE_CHECKING:  # MediaPipe is imported by the workers only
+    from slt.keypoints.extract import HolisticExtractor
 
 # A worker process is replaced after this many clips, so that anything MediaPipe or FFmpeg leaks over
 # a long batch is given back.
@@ -158,13 +164,8 @@ def manifest_record(name: str, kp: Keypoints) -> dict:
     return record
 
 
-# Worker process state: one extractor per process, created by `_start_worker` inside the process.
-_extractor = None
-_frames_done = None
-
-
-def _start_worker(face: bool, model_complexity: int, frames_done) -> None:
-    global _extractor, _frames_done
+def open_worker_extractor(face: bool, model_complexity: int) -> HolisticExtractor:
+    """The MediaPipe graph of one worker process (a local worker or a Ray actor), quiet and single-threaded."""
     import cv2
 
     from slt.keypoints.extract import HolisticExtractor
@@ -176,7 +177,37 @@ def _start_worker(face: bool, model_complexity: int, frames_done) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
-    _extractor = HolisticExtractor(face, model_complexity)
+    return HolisticExtractor(face, model_complexity)
+
+
+def extract_clip(
+    job: Job, extractor: HolisticExtractor, out_dir: Path, overwrite: bool, on_frame: Callable[[], None] | None = None
+) -> Result:
+    """Extract one job into `out_dir` (or read back its finished file); every failure becomes `Result.error`."""
+    out = out_dir / f"{job.name}.parquet"
+    if out.exists() and not overwrite:
+        return Result(job, record=manifest_record(job.name, read_parquet(out)))
+    try:
+        reader = FrameReader(job.source)
+        kp = extractor(reader, on_frame=on_frame)
+        if not np.isfinite(kp.points).any():
+            return Result(job, error=f"no person detected in any of its {kp.num_frames} frames", frames=kp.num_frames)
+        write_parquet(kp, out)
+    except UnreadableClip as error:
+        return Result(job, error=str(error))
+    except Exception as error:  # an unexpected decoder or disk failure must not stop the rest of the batch
+        return Result(job, error=f"{type(error).__name__}: {error}")
+    return Result(job, manifest_record(job.name, kp), warnings=reader.warnings, frames=kp.num_frames)
+
+
+# Worker process state: one extractor per process, created by `_start_worker` inside the process.
+_extractor = None
+_frames_done = None
+
+
+def _start_worker(face: bool, model_complexity: int, frames_done) -> None:
+    global _extractor, _frames_done
+    _extractor = open_worker_extractor(face, model_complexity)
     _frames_done = frames_done
 
 
@@ -186,20 +217,29 @@ def _count_frame() -> None:
 
 
 def _run_job(job: Job, out_dir: Path, overwrite: bool) -> Result:
-    out = out_dir / f"{job.name}.parquet"
-    if out.exists() and not overwrite:
-        return Result(job, record=manifest_record(job.name, read_parquet(out)))
-    try:
-        reader = FrameReader(job.source)
-        kp = _extractor(reader, on_frame=_count_frame)
-        if not np.isfinite(kp.points).any():
-            return Result(job, error=f"no person detected in any of its {kp.num_frames} frames", frames=kp.num_frames)
-        write_parquet(kp, out)
-    except UnreadableClip as error:
-        return Result(job, error=str(error))
-    except Exception as error:  # an unexpected decoder or disk failure must not stop the rest of the batch
-        return Result(job, error=f"{type(error).__name__}: {error}")
-    return Result(job, manifest_record(job.name, kp), warnings=reader.warnings, frames=kp.num_frames)
+    return extract_clip(job, _extractor, out_dir, overwrite, on_frame=_count_frame)
+
+
+def _local_results(
+    jobs: list[Job], out_dir: Path, face: bool, model_complexity: int, workers: int, overwrite: bool
+) -> Iterator[tuple[int, Result | None]]:
+    """Extract `jobs` in worker processes. Yields (frames extracted so far, the next finished clip's
+    `Result`), and (frames so far, None) every quarter second while no clip finishes."""
+    # Spawned, not forked: MediaPipe and OpenCV keep threads that do not survive a fork.
+    context = multiprocessing.get_context("spawn")
+    frames_done = context.Value("q", 0)
+    with context.Pool(
+        workers, _start_worker, (face, model_complexity, frames_done), maxtasksperchild=RECYCLE_AFTER
+    ) as pool:
+        results = pool.imap_unordered(partial(_run_job, out_dir=out_dir, overwrite=overwrite), jobs)
+        for _ in jobs:
+            while True:
+                try:
+                    result = results.next(timeout=0.25)
+                    break
+                except multiprocessing.TimeoutError:
+                    yield frames_done.value, None
+            yield frames_done.value, result
 
 
 def _remove_stale_temp_files(paths: list[Path]) -> None:
@@ -245,22 +285,34 @@ def run_batch(
     model_complexity: int = 1,
     workers: int | None = None,
     overwrite: bool = False,
+    ray: str | None = None,
     console: Console | None = None,
 ) -> Summary:
     """Extract every job into `out_dir`, then write `manifest.csv` and `errors.csv` there.
 
     `failures` are (input, reason) pairs found while planning; they go to errors.csv with the rest.
-    Progress, warnings and the summary go to `console` (stderr by default).
+    `ray` is a Ray address (local, auto, host:port or ray://host:port): extract on that Ray cluster,
+    `workers` actors (default: all its CPUs), instead of in local worker processes; ValueError, before
+    anything is written, if it cannot be reached. Progress, warnings and the summary go to `console`
+    (stderr by default).
     """
     console = console or Console(stderr=True)
+    if ray is not None and jobs:
+        from slt.preprocess import ray_extract  # Ray is an optional extra
+
+        workers = ray_extract.connect(ray, workers)
+    workers = min(workers or default_workers(), len(jobs))
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = [out_dir / f"{job.name}.parquet" for job in jobs]
     _remove_stale_temp_files(outputs + [out_dir / "manifest.csv", out_dir / "errors.csv"])
+    if not jobs:
+        results = iter(())
+    elif ray is None:
+        results = _local_results(jobs, out_dir, face, model_complexity, workers, overwrite)
+    else:
+        results = ray_extract.results(jobs, out_dir, face, model_complexity, workers, overwrite)
     summary = Summary(failures=list(failures))
     records: dict[str, dict] = {}
-    # Spawned, not forked: MediaPipe and OpenCV keep threads that do not survive a fork.
-    context = multiprocessing.get_context("spawn")
-    frames_done = context.Value("q", 0)
     start = time.perf_counter()
     progress = Progress(
         TextColumn("[bold]preprocess"),
@@ -270,21 +322,13 @@ def run_batch(
         TimeRemainingColumn(),
         console=console,
     )
-    with progress, context.Pool(
-        max(1, min(workers or default_workers(), len(jobs))),
-        _start_worker,
-        (face, model_complexity, frames_done),
-        maxtasksperchild=RECYCLE_AFTER,
-    ) as pool:
+    with progress:
         task = progress.add_task("clips", total=len(jobs), speed="-")
-        results = pool.imap_unordered(partial(_run_job, out_dir=out_dir, overwrite=overwrite), jobs)
-        for done in range(len(jobs)):
-            while True:
-                try:
-                    result = results.next(timeout=0.25)
-                    break
-                except multiprocessing.TimeoutError:
-                    progress.update(task, speed=f"{frames_done.value / (time.perf_counter() - start):.1f}")
+        for frames_done, result in results:
+            speed = f"{frames_done / (time.perf_counter() - start):.1f}"
+            if result is None:
+                progress.update(task, speed=speed)
+                continue
             for warning in result.warnings:
                 progress.console.print(
                     f"warning: {result.job.input}: {warning}", markup=False, highlight=False, soft_wrap=True
@@ -298,8 +342,7 @@ def run_batch(
             summary.frames += result.frames
             if result.record:
                 records[result.job.name] = result.record
-            speed = frames_done.value / (time.perf_counter() - start)
-            progress.update(task, completed=done + 1, speed=f"{speed:.1f}")
+            progress.update(task, advance=1, speed=speed)
     summary.seconds = time.perf_counter() - start
 
     write_manifest(out_dir, records)
