@@ -1,0 +1,40 @@
+"""Every YAML file in configs/ resolves into a valid `RunConfig`; its stage-1 model builds and computes a
+loss on real clips, and its stage-2 recipe (the flags its comments give) resolves against a stage-1 run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from slt import stage1, stage2
+from slt.config import resolve
+from slt.preprocess.dataset import make_loader
+from slt.preprocess.tokenizer import train_tokenizer
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+STAGE2_FLAGS = {"optim.optimizer": "adamw", "optim.batch_size": 16, "optim.epochs": 40}  # as the files' comments say
+
+
+def test_the_paper_recipes_are_there():
+    assert {"phoenix2014t.yaml", "csl_daily.yaml", "how2sign.yaml"} <= {path.name for path in CONFIGS}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.name)
+def test_config_builds_a_model_that_computes_a_loss(path, tiny_corpus, stage1_run):
+    config = resolve(path, {"data.data": str(tiny_corpus / "keypoints"), "data.annotations": [str(tiny_corpus / "annotations.csv")]})
+    samples = stage1.split(stage1.load_samples(config), "train")
+    tokenizer = train_tokenizer([s.text for s in samples], config.data.vocab_size, config.data.char_level)
+    torch.manual_seed(0)
+    model = stage1.build_model(config, tokenizer)
+    batch = next(iter(make_loader(stage1.dataset(config, samples[:2], train=True), 2, shuffle=False)))
+    assert math.isfinite(model(batch).item())
+
+    if config.stage2.llm:  # a paper recipe (PAPER.md): its settings, and its stage-2 command resolves
+        assert (config.model.preset, config.model.encoder.downsample, config.model.label_smoothing) == ("base", 4, 0.2)
+        assert (config.optim.optimizer, config.optim.lr, config.eval.num_beams) == ("sgd", 1e-2, 5)
+        second = resolve(path, {"stage": 2, "stage2.init": str(stage1_run), **STAGE2_FLAGS})
+        stage2.resolve_stage2(second)
+        assert (second.stage2.finetune, second.stage2.lr_adapter, second.stage2.lr_llm) == ("full", 1e-3, 1e-5)
