@@ -122,5 +122,8 @@ def results(
             result = row["result"]
             frames += result.frames
             yield frames, result
+    except ray.exceptions.RayError as error:  # an actor that died, a lost node: the cause is its last line
+        cause = str(error).strip().splitlines()[-1]
+        raise ValueError(f"the Ray run stopped: {cause} (finished clips are kept: rerun to resume)") from None
     finally:
         ray.shutdown()
