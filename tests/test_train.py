@@ -86,7 +86,7 @@ def test_resume_after_kill_gives_the_same_run(tiny_corpus, tmp_path):
 
 def test_two_processes_match_one_with_the_same_global_batch(tiny_corpus, tmp_path):
     args = ("--epochs", "2", "--batch-size", "8")
-    two = slt_process(*train_args(tiny_corpus, tmp_path / "two", *args), launcher=(sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m"))
+    two = slt_process(*train_args(tiny_corpus, tmp_path / "two", *args), launcher=(sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"))
     assert two.returncode == 0, two.stderr
     # One process cutting each batch the same way (2 accumulation steps) computes the same gradients.
     (tmp_path / "acc.yaml").write_text((tiny_corpus / "tiny.yaml").read_text().replace("warmup: 0.1", "warmup: 0.1, accumulation: 2"))
@@ -97,7 +97,10 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny_corpus, tmp_pat
     plain = slt(*train_args(tiny_corpus, tmp_path / "plain", *args))
     assert plain.exit_code == 0, plain.stderr
     assert losses(tmp_path / "two") == pytest.approx(losses(tmp_path / "plain"), rel=0.03)
+    # Written once: rank 0 alone writes the log (one line per step) and the folder (the same files).
     assert len(losses(tmp_path / "two")) == 4  # 16 clips / 8 per step, 2 epochs
+    files = lambda run: sorted(p.relative_to(run).as_posix() for p in run.rglob("*"))  # noqa: E731
+    assert files(tmp_path / "two") == files(tmp_path / "one")
 
 
 def test_run_folder_and_evaluate(tiny_corpus, tmp_path):
