@@ -26,7 +26,7 @@ CONNECT_TIMEOUT_S = 5.0
 
 def connect(address: str, workers: int | None) -> int:
     """Start a Ray instance on this machine (`local`) or connect to a cluster (`auto`, `host:port`,
-    `ray://host:port`); return the actor pool size: `workers`, or every CPU Ray has.
+    `ray://host:port`); return the actor pool size: `workers`, at most the CPUs Ray has (by default all).
 
     Raises ValueError with one line when Ray is not installed or the cluster cannot be reached.
     """
@@ -57,7 +57,9 @@ def connect(address: str, workers: int | None) -> int:
     context.enable_fallback_to_arrow_object_ext_type = True  # jobs and results travel as Python objects
     # Ray Data also logs each execution to the console, which would tear through the progress bar.
     logging.getLogger("ray.data").setLevel(logging.CRITICAL)
-    return workers or int(ray.cluster_resources().get("CPU", 1))
+    # An actor per CPU: more could never be scheduled, and Ray Data would wait for them.
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    return min(workers or cpus, cpus)
 
 
 def _check_reachable(address: str) -> None:
