@@ -207,7 +207,7 @@ def preprocess(
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo clips whose output file already exists."),
     allow_failures: bool = typer.Option(False, "--allow-failures", help="Exit 0 even if some clips failed."),
     ray: str = typer.Option(
-        None, metavar="ADDRESS", help="Extract on Ray (pip install 'slt[ray]'): local (start Ray here with --workers "
+        None, metavar="ADDRESS", help="Extract on Ray (the slt ray extra): local (start Ray here with --workers "
         "CPUs), or a cluster: auto, host:port, ray://host:port. Inputs and --out must be on storage all nodes share."
     ),
 ):
