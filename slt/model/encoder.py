@@ -91,7 +91,9 @@ class GraphConv(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: torch.Tensor):
         super().__init__()
-        self.register_buffer("adjacency", adjacency)
+        # Not saved: it is the skeleton's, rebuilt from the config. All blocks share one tensor, which
+        # `.to(device)` unshares, so a saved copy made a GPU-trained checkpoint unloadable into a fresh model.
+        self.register_buffer("adjacency", adjacency, persistent=False)
         # Learned correction of the skeleton graph, starting from the skeleton itself.
         self.adjacency_delta = nn.Parameter(torch.zeros_like(adjacency))
         self.conv = nn.Conv2d(in_channels, out_channels * len(adjacency), kernel_size=1)
