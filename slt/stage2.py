@@ -115,7 +115,7 @@ def fresh_keypoint_encoder(config: RunConfig) -> KeypointEncoder:
 def save_model(model: Stage2Translator, config: RunConfig, folder: Path) -> None:
     """Write a stage-2 model folder (see the module docstring) into `folder`."""
     config.save(folder / "config.json")
-    # Cloned: safetensors refuses tensors that share memory (the skeleton adjacency buffers do).
+    # Cloned: safetensors refuses tensors that share memory.
     visual = {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if not k.startswith("lm.")}
     save_file(visual, str(folder / VISUAL_WEIGHTS))
     if isinstance(model.encoder, LightTEncoderStates):
