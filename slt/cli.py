@@ -107,6 +107,9 @@ def train(
     input: str = typer.Option(None, help="keypoints (default), or gloss: the gloss oracle, the ceiling for keypoints."),
     optimizer: str = typer.Option(None, help="adamw (default) or sgd (momentum 0.9, the paper's stage 1)."),
     downsample: int = typer.Option(None, help="Temporal downsampling of the sign-wise features: 1, 2, 4 or 8."),
+    pretrain_steps: int = typer.Option(
+        None, help="Stage 1: denoising pre-training steps of Light-T on the training sentences first (0: the paper's random init)."
+    ),
     skip_missing: bool = typer.Option(None, "--skip-missing", help="Go on without clips whose keypoint file is missing."),
     tokenizer: str = typer.Option(
         None, help="Stage 1: use this hub id's or model folder's tokenizer (e.g. the stage-2 LLM's, as the paper) "
@@ -147,6 +150,7 @@ def train(
         "model.preset": preset,
         "model.input": input,
         "model.encoder.downsample": downsample,
+        "model.pretrain_steps": pretrain_steps,
         "optim.epochs": epochs,
         "optim.batch_size": batch_size,
         "optim.lr": lr,

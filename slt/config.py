@@ -57,6 +57,11 @@ class ModelConfig:
     feature: str = "sign"  # encoder output the translator reads: "sign" (downsampled, paper) or "frame"
     dropout: float = 0.1  # Light-T dropout
     label_smoothing: float = 0.2  # paper: 0.2
+    # Denoising pre-training of Light-T on the training sentences before stage 1 (as `slt make-llm` does),
+    # in steps of 32 sentences. 0 is the paper's random initialization. On small corpora a randomly
+    # initialized Light-T settles on a language model that ignores its input; pre-trained, it already
+    # writes the language and reads content from its encoder, so the visual features get used at once.
+    pretrain_steps: int = 0
 
     def __post_init__(self):
         _check_choice("model.input", self.input, ("keypoints", "gloss"))

@@ -12,6 +12,7 @@ the tokenizer files, and `glosses.txt` (the oracle's gloss vocabulary) for gloss
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from slt.config import RunConfig, differences, from_dict
 from slt.model.encoder import GlossEncoder, KeypointEncoder
 from slt.model.llm import light_t, load_tokenizer
+from slt.model.make_llm import MakeLLMConfig, pretrain
 from slt.model.translator import SignTranslator
 from slt.preprocess.annotations import Sample, check_keypoints, read_annotations
 from slt.preprocess.augment import AugmentConfig
@@ -145,6 +147,11 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
             raise ValueError("--input gloss needs a gloss column in the training annotations")
     set_seed(config.seed)  # the same initial weights on every process and every run
     model = build_model(config, tokenizer, glosses)
+    if config.model.pretrain_steps and not resume:  # a resumed run loads its weights instead
+        # Every process pre-trains the same way from the same seed (DDP also broadcasts rank 0's weights).
+        texts = [s.text for s in train_samples]
+        settings = MakeLLMConfig(arch="seq2seq", steps=config.model.pretrain_steps, seed=config.seed)
+        pretrain(model.lm.model.to(accelerator.device), tokenizer, texts, settings, random.Random(config.seed), accelerator.is_main_process)
 
     train_set = dataset(config, train_samples, train=True)
     dev_set = dataset(config, dev_samples, train=False)

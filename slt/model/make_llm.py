@@ -166,6 +166,42 @@ def perplexity(model: torch.nn.Module, batcher: _Batcher, texts: list[str], batc
     return math.exp(total / count)
 
 
+def pretrain(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    sentences: list[str],
+    config: MakeLLMConfig,
+    rng: random.Random,
+    show_progress: bool = True,
+) -> None:
+    """Pre-train `model` in place for `config.steps` steps on `sentences` (next-token prediction for
+    "causal", denoising for "seq2seq"), on the device the model is on."""
+    batcher = _Batcher(config, tokenizer)
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: min(1.0, (step + 1) / config.warmup) * 0.5 * (1 + math.cos(math.pi * min(step / config.steps, 1.0))),
+    )
+    model.train()
+    order: list[str] = []
+    columns = [TextColumn("pre-training {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.3f}"), TimeRemainingColumn()]
+    with Progress(*columns, disable=not show_progress) as progress:
+        task = progress.add_task(config.arch, total=config.steps, loss=float("nan"))
+        for _ in range(config.steps):
+            if len(order) < config.batch_size:  # epochs of shuffled sentences
+                order += rng.sample(sentences, len(sentences))
+            texts_batch, order = order[: config.batch_size], order[config.batch_size :]
+            batch = {k: v.to(device) for k, v in batcher(texts_batch, rng).items()}
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            progress.update(task, advance=1, loss=loss.item())
+
+
 def make_llm(out: str | Path, texts: list[str], config: MakeLLMConfig, show_progress: bool = True) -> dict:
     """Build, pre-train and save a small LLM to `out` (written to a temp folder, then renamed).
 
@@ -183,28 +219,7 @@ def make_llm(out: str | Path, texts: list[str], config: MakeLLMConfig, show_prog
     model = build_model(config, tokenizer)
     batcher = _Batcher(config, tokenizer)
     before = perplexity(model, batcher, held)
-
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: min(1.0, (step + 1) / config.warmup) * 0.5 * (1 + math.cos(math.pi * min(step / config.steps, 1.0))),
-    )
-    model.train()
-    order: list[str] = []
-    columns = [TextColumn("pre-training {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.3f}"), TimeRemainingColumn()]
-    with Progress(*columns, disable=not show_progress) as progress:
-        task = progress.add_task(config.arch, total=config.steps, loss=float("nan"))
-        for _ in range(config.steps):
-            if len(order) < config.batch_size:  # epochs of shuffled sentences
-                order += rng.sample(train, len(train))
-            texts_batch, order = order[: config.batch_size], order[config.batch_size :]
-            loss = model(**batcher(texts_batch, rng)).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            progress.update(task, advance=1, loss=loss.item())
+    pretrain(model, tokenizer, train, config, rng, show_progress)
     after = perplexity(model, batcher, held)
 
     summary = {
