@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import tempfile
 import time
@@ -50,15 +51,17 @@ BENCHMARKS = ("preprocess", "data", "training", "translate")
 
 def machine_section(args: argparse.Namespace, load_before: float, minutes: dict[str, float]) -> str:
     took = ", ".join(f"{name} {m:.1f} min" for name, m in minutes.items())
+    # On a machine that other jobs share, torch's default (a thread per core) waits on descheduled threads.
+    threads_note = f" (OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']})" if "OMP_NUM_THREADS" in os.environ else ""
     return f"""## Machine
 
 `python -m bench{" --quick" if args.quick else ""}{" --only " + " ".join(args.only) if args.only else ""}` (`make bench`) on
 {datetime.date.today().isoformat()}: {cpu_model()}, {cores()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM,
 {"GPU " + torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"}; Python {platform.python_version()},
 torch {torch.__version__}, mediapipe {mediapipe.__version__}, OpenCV {cv2.__version__}, transformers
-{transformers.__version__}. Load average (1 min) {load_before:.1f} before the run, {load():.1f} after; took {took}.
-Every ratio below compares two figures measured in the same run on this machine; a busy machine lowers
-the absolute rates more than the ratios.
+{transformers.__version__}; {torch.get_num_threads()} torch threads{threads_note}. Load average (1 min) {load_before:.1f}
+before the run, {load():.1f} after; took {took}. Every ratio below compares two figures measured in the
+same run on this machine; a busy machine lowers the absolute rates more than the ratios.
 """
 
 

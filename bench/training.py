@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from bench.measure import code_block, load
+from bench.measure import code_block, cores, load
 from bench.report import write_section
 from bench.workspace import EVAL_CLIPS, Workspace
 
@@ -75,18 +75,28 @@ def epoch_time(workspace: Workspace, stage: int, clips: int) -> tuple[float, flo
 def run(report: Path, workspace: Workspace, sizes: list[int]) -> None:
     """Measure both stages at every size, profile the workspace's runs, rewrite the report's section."""
     load_before = load()
+    threads = torch.get_num_threads()
     rows, per_clip = [], {}
     for stage in (1, 2):
         for clips in sizes:
             packing, seconds = epoch_time(workspace, stage, clips)
             per_clip.setdefault(stage, seconds / clips)
             growth = seconds / clips / per_clip[stage]
-            rows.append(f"| {stage} | {clips} | {packing:.1f} | {seconds:.1f} | {clips / seconds:.1f} | {growth:.2f} |")
+            rows.append(f"| {stage} | {clips} | {threads} | {packing:.1f} | {seconds:.1f} | {clips / seconds:.1f} | {growth:.2f} |")
+    # The same smallest stage-1 epoch with the other thread count: one thread per core loses badly when
+    # other jobs share the cores.
+    other = 1 if threads > 1 else cores()
+    torch.set_num_threads(other)
+    try:
+        packing, seconds = epoch_time(workspace, 1, sizes[0])
+    finally:
+        torch.set_num_threads(threads)
+    rows.append(f"| 1 | {sizes[0]} | {other} | {packing:.1f} | {seconds:.1f} | {sizes[0] / seconds:.1f} | - |")
     workspace.stage2_run  # profiled while built (with the stage-1 run it starts from)
     config = workspace.config(workspace.run_clips)
     text = f"""{SECTION}
 
-`python -m bench.training --sizes {' '.join(map(str, sizes))}` (bench/training.py), CPU, {torch.get_num_threads()} torch
+`python -m bench.training --sizes {' '.join(map(str, sizes))}` (bench/training.py), CPU, {threads} torch
 threads; load average {load_before:.1f} before, {load():.1f} after. For each size: the first N training
 clips of the built-in toy corpus (`slt synth`), a fresh model, its packed dataset and bucketed loader
 (batch {config.optim.batch_size}, augmentation on), and one timed epoch of forward, backward and AdamW steps,
@@ -94,10 +104,11 @@ loading included, after one untimed warm-up step. Stage 1: `configs/stage1_cpu.y
 {config.model.preset}, ST-GCN channels {list(config.model.encoder.channels)}, {config.model.encoder.downsample}x
 downsampling). Stage 2: that encoder frozen, an MLP adapter, and an LLM made by `slt make-llm --arch seq2seq`
 (as `make demo`) with LoRA. Issue 7 asks for the epoch time to grow linearly with the data: the last column
-is seconds per clip relative to the smallest size (1.00 = linear).
+is seconds per clip relative to the smallest size (1.00 = linear). The last row repeats the smallest stage-1
+epoch with {other} torch thread(s) instead of {threads}. Stage 2 reuses the packed cache of stage 1.
 
-| stage | clips | packing s | epoch s | clips/s | s/clip vs smallest |
-|---:|---:|---:|---:|---:|---:|
+| stage | clips | torch threads | packing s | epoch s | clips/s | s/clip vs smallest |
+|---:|---:|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
 Where a whole training run's time goes: pyinstrument profiles of `stage1.train` and `stage2.train` as

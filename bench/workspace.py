@@ -53,8 +53,8 @@ class Workspace:
     def stage1_run(self) -> Path:
         from slt import stage1
 
-        run = self.root / "stage1"
-        _, self.profiles["stage 1"] = profiled(lambda: stage1.train(self.config(self.run_clips), run))
+        run, config = self.root / "stage1", self.config(self.run_clips)  # writes the corpus first, unprofiled
+        _, self.profiles["stage 1"] = profiled(lambda: stage1.train(config, run))
         return run
 
     @cached_property
