@@ -33,7 +33,7 @@ $(DEMO)/data/annotations.csv: | $(STAMP)
 
 $(DEMO)/.stage1-done: $(DEMO)/data/annotations.csv
 	$(SLT) train --stage 1 --config configs/stage1_cpu.yaml --data $(DEMO)/data/keypoints \
-		--annotations $(DEMO)/data/annotations.csv --epochs 6 --out $(DEMO)/stage1 $(call resume,$(DEMO)/stage1)
+		--annotations $(DEMO)/data/annotations.csv --out $(DEMO)/stage1 $(call resume,$(DEMO)/stage1)
 	touch $@
 
 $(DEMO)/llm/config.json: $(DEMO)/data/annotations.csv

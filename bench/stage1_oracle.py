@@ -63,8 +63,9 @@ def write_report(args: argparse.Namespace, results: dict) -> None:
 
 `python -m bench.stage1_oracle --corpus {args.corpus} --config {args.config}` (bench/stage1_oracle.py):
 the stage-1 translator trained twice with the same config, once on keypoints, once on the corpus's
-glosses (the oracle: the ceiling for a pose model with this translator). Light-T {config.model.preset},
-encoder channels {list(config.model.encoder.channels)}, {config.optim.epochs} epochs, batch
+glosses (the oracle: the ceiling for a pose model with this translator). Light-T {config.model.preset}
+(pre-trained on the sentences for {config.model.pretrain_steps} steps), encoder channels
+{list(config.model.encoder.channels)}, {config.optim.epochs} epochs, batch
 {config.optim.batch_size}, {config.optim.optimizer} lr {config.optim.lr:g}, seed {config.seed}; test
 scores of the best dev checkpoint, beam {config.eval.num_beams}; sacrebleu `{pose.signature}`.
 
