@@ -106,7 +106,8 @@ class KeypointDataset(Dataset):
         offsets = np.cumsum([0] + [len(c) for c in clips], dtype=np.int64)
 
         def write_points(tmp: str) -> None:
-            packed = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(offsets[-1], *clips[0].shape[1:]))
+            # A plain int in the shape: numpy 2 would write np.int64(...) into the .npy header and fail to read it.
+            packed = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(int(offsets[-1]), *clips[0].shape[1:]))
             for clip, start in zip(clips, offsets):
                 packed[start : start + len(clip)] = clip
             packed.flush()
