@@ -108,13 +108,9 @@ def split(samples: list[Sample], name: str) -> list[Sample]:
     return [s for s in samples if s.split == name]
 
 
-def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
-    """Train stage 1 into `run_dir`, then score the best checkpoint on the test split; returns metrics.json."""
-    run_dir = Path(run_dir)
-    # Resolve the sub-configs that other modules own, so config.json records every setting.
-    config.data.normalize = asdict(NormalizeConfig(**config.data.normalize))
-    if config.data.augment is not None:
-        config.data.augment = asdict(AugmentConfig(**config.data.augment))
+def prepare_run(config: RunConfig, run_dir: Path, resume: bool) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """Check that `run_dir` can start (or, with `resume`, continue) a run of `config`, and load its clips:
+    (all samples, train split, dev split). Shared by both stages; raises with one line on any problem."""
     if resume:
         if not (run_dir / "config.json").is_file():
             raise FileNotFoundError(f"{run_dir} holds no run to resume (no config.json); drop --resume to start one")
@@ -132,6 +128,17 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
             raise ValueError(f"no {name!r} clips in {', '.join(config.data.annotations)}")
     if config.optim.batch_size % config.optim.accumulation:
         raise ValueError(f"batch size {config.optim.batch_size} is not a multiple of accumulation {config.optim.accumulation}")
+    return samples, train_samples, dev_samples
+
+
+def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
+    """Train stage 1 into `run_dir`, then score the best checkpoint on the test split; returns metrics.json."""
+    run_dir = Path(run_dir)
+    # Resolve the sub-configs that other modules own, so config.json records every setting.
+    config.data.normalize = asdict(NormalizeConfig(**config.data.normalize))
+    if config.data.augment is not None:
+        config.data.augment = asdict(AugmentConfig(**config.data.augment))
+    samples, train_samples, dev_samples = prepare_run(config, run_dir, resume)
 
     accelerator = make_accelerator(config.optim.mixed_precision)
     if resume:
@@ -151,7 +158,8 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
         # Every process pre-trains the same way from the same seed (DDP also broadcasts rank 0's weights).
         texts = [s.text for s in train_samples]
         settings = MakeLLMConfig(arch="seq2seq", steps=config.model.pretrain_steps, seed=config.seed)
-        pretrain(model.lm.model.to(accelerator.device), tokenizer, texts, settings, random.Random(config.seed), accelerator.is_main_process)
+        light_t_model = model.lm.model.to(accelerator.device)
+        pretrain(light_t_model, tokenizer, texts, settings, random.Random(config.seed), accelerator.is_main_process)
 
     train_set = dataset(config, train_samples, train=True)
     dev_set = dataset(config, dev_samples, train=False)

@@ -17,7 +17,6 @@ A stage-2 model folder stands alone:
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from transformers import BartConfig
 from transformers.models.bart.modeling_bart import BartEncoder
 
 from slt import stage1
-from slt.config import RunConfig, differences
+from slt.config import RunConfig
 from slt.model.encoder import EncoderOutput, KeypointEncoder
 from slt.model.llm import VisualLM, load_llm
 from slt.model.translator import SignTranslator
@@ -194,19 +193,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
     run_dir = Path(run_dir)
     resolve_stage2(config)
     s2 = config.stage2
-    if resume:
-        saved = stage1.load_config(run_dir)
-        changed = differences(json.loads(json.dumps(saved.to_dict())), json.loads(json.dumps(config.to_dict())))
-        if changed:
-            raise ValueError(f"{run_dir} was started with a different config ({', '.join(changed)}); resume it with the same flags")
-    elif (run_dir / "resume").exists():
-        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-
-    samples = stage1.load_samples(config)
-    train_samples, dev_samples = stage1.split(samples, config.data.train_split), stage1.split(samples, config.data.dev_split)
-    for name, part in ((config.data.train_split, train_samples), (config.data.dev_split, dev_samples)):
-        if not part:
-            raise ValueError(f"no {name!r} clips in {', '.join(config.data.annotations)}")
+    samples, train_samples, dev_samples = stage1.prepare_run(config, run_dir, resume)
 
     accelerator = make_accelerator(config.optim.mixed_precision)
     set_seed(config.seed)  # the same adapter, LoRA and (joint / no init) encoder initialization every run
