@@ -3,7 +3,9 @@
 The oracle reads the glosses the clips were signed from, so its score is the ceiling a pose model can
 reach with this translator; issue 5 asks the pose model for at least 90% of the oracle's test BLEU-4.
 Both runs use the same config (preset, epochs, batch, learning rate, seed) and differ only in
-`--input`. Results go to BENCHMARKS.md, section "## Stage 1 vs gloss oracle".
+`--input`; they train at the same time in two processes, each with half the cores (or sharing the GPU),
+their output in OUT/gloss.log and OUT/keypoints.log. Results go to BENCHMARKS.md, section
+"## Stage 1 vs gloss oracle".
 
     python -m bench.stage1_oracle --corpus data/synth --config configs/stage1_cpu.yaml
 """
@@ -11,16 +13,19 @@ Both runs use the same config (preset, epochs, batch, learning rate, seed) and d
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import torch
 
 from bench.report import write_section
 from slt import stage1
-from slt.config import resolve
+from slt.config import RunConfig, resolve
 from slt.metrics import Scores
 
 SECTION = "## Stage 1 vs gloss oracle"
@@ -35,19 +40,36 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=Path("BENCHMARKS.md"))
     args = parser.parse_args()
 
-    results = {}
+    configs = {}
     for source in ("gloss", "keypoints"):
         overrides = {
             "data.data": str(args.corpus / "keypoints"),
             "data.annotations": [str(args.corpus / "annotations.csv")],
             "model.input": source,
             "optim.epochs": args.epochs,
+            # Each run packs its own cache: two processes must not write the same cache file at once.
+            "data.cache_dir": str(args.out / source / "cache"),
         }
-        config = resolve(args.config, overrides)
-        start = time.perf_counter()
-        metrics = stage1.train(config, args.out / source)
-        results[source] = (Scores.from_dict(metrics["test"]), metrics["dev"]["epoch"], time.perf_counter() - start, config)
+        configs[source] = resolve(args.config, overrides)
+    threads = max(1, torch.get_num_threads() // len(configs))
+    print(f"Training {', '.join(configs)} at the same time ({threads} torch thread(s) each); logs in {args.out}/*.log")
+    with ProcessPoolExecutor(len(configs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {source: pool.submit(train_one, config, args.out, source, threads) for source, config in configs.items()}
+        results = {}
+        for source, future in futures.items():
+            metrics, seconds = future.result()
+            results[source] = (Scores.from_dict(metrics["test"]), metrics["dev"]["epoch"], seconds, configs[source])
     write_report(args, results)
+
+
+def train_one(config: RunConfig, out: Path, source: str, threads: int) -> tuple[dict, float]:
+    """Train one stage-1 run in this (child) process, its console output in OUT/SOURCE.log."""
+    torch.set_num_threads(threads)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with open(out / f"{source}.log", "w") as log, redirect_stdout(log), redirect_stderr(log):
+        metrics = stage1.train(config, out / source)
+    return metrics, time.perf_counter() - start
 
 
 def write_report(args: argparse.Namespace, results: dict) -> None:
@@ -69,8 +91,8 @@ glosses (the oracle: the ceiling for a pose model with this translator). Light-T
 {config.optim.batch_size}, {config.optim.optimizer} lr {config.optim.lr:g}, seed {config.seed}; test
 scores of the best dev checkpoint, beam {config.eval.num_beams}; sacrebleu `{pose.signature}`.
 
-Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {"GPU" if torch.cuda.is_available() else "no GPU"},
-torch {torch.__version__}. Wall time includes dev evaluations.
+Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"},
+torch {torch.__version__}. The two runs train at the same time; wall time includes dev evaluations.
 
 | input | BLEU-1 | BLEU-2 | BLEU-3 | BLEU-4 | ROUGE-L | chrF | best epoch | minutes |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|
