@@ -75,6 +75,24 @@ def test_hands_found_as_often_as_plain_mediapipe(batch, signing_clip):
     assert np.median(np.linalg.norm(wrist_gap, axis=1)) < 0.05
 
 
+def test_default_graph_without_face_gives_holistic_own_pose_and_hands(signing_clip):
+    """Dropping the face branch (the default) changes no pose or hand number MediaPipe's Holistic gives."""
+    import mediapipe as mp
+
+    kp = extract(signing_clip)
+    assert kp.parts == schema.DEFAULT_PARTS
+    stock = []
+    with mp.solutions.holistic.Holistic(model_complexity=1) as holistic:
+        for frame in FrameReader(ClipSource(Path(signing_clip))):
+            results = holistic.process(frame)
+            rows = []
+            for found, size in ((results.pose_landmarks, 33), (results.left_hand_landmarks, 21), (results.right_hand_landmarks, 21)):
+                rows.append(np.full((size, 3), np.nan) if found is None else [(p.x, p.y, p.z) for p in found.landmark])
+            stock.append(np.concatenate(rows).astype(np.float32))
+    assert np.isfinite(kp.part("left_hand")).any() or np.isfinite(kp.part("right_hand")).any()
+    np.testing.assert_array_equal(kp.points, np.stack(stock))
+
+
 def test_extraction_is_deterministic_across_clips(photo_video, signing_clip):
     """The graph is reset per clip: a clip's landmarks do not depend on what came before it."""
     segment = ClipSource(Path(signing_clip), start=0.5, end=0.8)

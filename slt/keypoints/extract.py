@@ -5,6 +5,9 @@ mediapipe wheel, so extraction never downloads anything. The legacy graph stamps
 given at i x 33,333 µs, so timestamps come from the frame index, never from the container; the graph
 is reset before every clip, which makes each clip's landmarks depend only on its own frames: the same
 clip gives the same numbers whatever was processed before it.
+
+Without `face`, the graph is Holistic's own (read from the wheel) minus its face-mesh branch: the pose and
+hand landmarks come out the same, and each frame costs about a tenth less CPU time.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 
 import mediapipe as mp
 import numpy as np
+from mediapipe.framework.calculator_pb2 import CalculatorGraphConfig
+from mediapipe.python.solution_base import SolutionBase
 
 from slt.keypoints import schema
 from slt.keypoints.frames import ClipSource, FrameReader
@@ -21,6 +26,7 @@ from slt.keypoints.io import Keypoints
 
 EXTRACTOR = "mediapipe-holistic"
 SUPPORTED_MODEL_COMPLEXITY = 1
+HOLISTIC_GRAPH = Path(mp.__file__).parent / "modules" / "holistic_landmark" / "holistic_landmark_cpu.binarypb"
 
 # Holistic's result field for each landmark part.
 RESULT_FIELDS = {
@@ -29,6 +35,20 @@ RESULT_FIELDS = {
     "right_hand": "right_hand_landmarks",
     "face": "face_landmarks",
 }
+
+
+def holistic_graph(face: bool) -> CalculatorGraphConfig:
+    """MediaPipe's Holistic graph; without `face`, minus the nodes, outputs and options of its face branch."""
+    graph = CalculatorGraphConfig.FromString(HOLISTIC_GRAPH.read_bytes())
+    if not face:
+        # The face branch's streams are the ones named face_* (a stream is "TAG:name" or "name").
+        nodes = [n for n in graph.node if not any(s.split(":")[-1].startswith("face_") for s in n.output_stream)]
+        outputs = [s for s in graph.output_stream if not s.split(":")[-1].startswith("face_")]
+        side_packets = [s for s in graph.input_side_packet if "face" not in s.split(":")[-1]]
+        for field, kept in ((graph.node, nodes), (graph.output_stream, outputs), (graph.input_side_packet, side_packets)):
+            del field[:]
+            field.extend(kept)
+    return graph
 
 
 def check_model_complexity(model_complexity: int) -> None:
@@ -55,7 +75,30 @@ class HolisticExtractor:
             "min_detection_confidence": 0.5,
             "min_tracking_confidence": 0.5,
         }
-        self._holistic = mp.solutions.holistic.Holistic(static_image_mode=False, **self.settings)
+        # The side inputs and options `mp.solutions.holistic.Holistic(static_image_mode=False)` gives its graph.
+        side_inputs = {
+            "model_complexity": model_complexity,
+            "smooth_landmarks": self.settings["smooth_landmarks"],
+            "enable_segmentation": False,
+            "smooth_segmentation": True,
+            "use_prev_landmarks": True,  # video: track from the previous frame instead of detecting again
+        }
+        if face:
+            side_inputs["refine_face_landmarks"] = self.settings["refine_face_landmarks"]
+        pose = "poselandmarkcpu__"
+        self._holistic = SolutionBase(
+            graph_config=holistic_graph(face),
+            side_inputs=side_inputs,
+            calculator_params={
+                f"{pose}posedetectioncpu__TensorsToDetectionsCalculator.min_score_thresh": self.settings[
+                    "min_detection_confidence"
+                ],
+                f"{pose}poselandmarkbyroicpu__tensorstoposelandmarksandsegmentation__ThresholdingCalculator.threshold": (
+                    self.settings["min_tracking_confidence"]
+                ),
+            },
+            outputs=[RESULT_FIELDS[part] for part in self.parts],
+        )
         self._sizes = schema.part_sizes(self.parts)
 
     def __call__(
