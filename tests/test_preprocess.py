@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import folder_contents, run_slt
@@ -16,7 +17,8 @@ from typer.testing import CliRunner
 
 from slt.cli import app
 from slt.keypoints.io import read_parquet
-from slt.preprocess.extract_batch import plan_jobs
+from slt.preprocess import extract_batch
+from slt.preprocess.extract_batch import core_slots, plan_jobs
 
 GOOD = {"frames_clip": 6, "nested/signer": 58, "photos": 24}  # output name -> frames
 BAD = {  # input -> what its errors.csv line must say
@@ -141,3 +143,31 @@ def test_bad_arguments_fail_in_one_line_before_any_work(media, tmp_path, monkeyp
     assert result.stderr.splitlines() == [result.stderr.strip()] and result.stderr.startswith("error: ")
     assert message in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_workers_are_dealt_cores_in_turn(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 5})
+    assert core_slots(2) == [{0, 2, 5}, {1, 3}]
+    assert core_slots(5) == [{0}, {1}, {2}, {3}, {5}]
+    assert core_slots(1) == [] and core_slots(6) == []  # one worker keeps every core; too many: none pinned
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs 2 cores")
+def test_recycled_workers_keep_one_slot_each_and_outputs_match(batch, media, tmp_path, monkeypatch):
+    """Workers replaced after every clip still each hold a slot of cores of their own, and write the same files."""
+    import multiprocessing
+
+    out, _, _ = batch
+    monkeypatch.setattr(extract_batch, "RECYCLE_AFTER", 1)
+    jobs, _ = plan_jobs([media / "videos"])
+    slots, seen, pinned_workers = sorted(map(sorted, core_slots(2))), [], set()
+    for _, result in extract_batch._local_results(jobs, tmp_path, False, 1, workers=2, overwrite=False):
+        pinned = {p.pid: sorted(os.sched_getaffinity(p.pid)) for p in multiprocessing.active_children()}
+        pinned = {pid: cores for pid, cores in pinned.items() if cores in slots}
+        seen.append(sorted(pinned.values()))
+        pinned_workers |= set(pinned)
+        assert result is None or result.error is None, result.error
+    assert slots in seen  # both slots held by live workers at once
+    assert len(pinned_workers) >= len(jobs)  # a worker per clip at least: the replacements were pinned too
+    for name in GOOD:  # (the batch ran on relative paths: compare the landmarks, not the recorded source)
+        np.testing.assert_array_equal(read_parquet(tmp_path / f"{name}.parquet").points, read_parquet(out / f"{name}.parquet").points)

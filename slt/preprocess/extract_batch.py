@@ -12,7 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
+import multiprocessing.util
 import os
+import queue
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -200,13 +202,34 @@ def extract_clip(
     return Result(job, manifest_record(job.name, kp), warnings=reader.warnings, frames=kp.num_frames)
 
 
+def core_slots(workers: int) -> list[set[int]]:
+    """The cores each of `workers` processes keeps to: this process's cores dealt out in turn, or no
+    slots (no pinning) when there are more workers than cores.
+
+    A Holistic graph runs a few threads of its own and, alone, keeps about 1.3 cores busy; one graph per
+    core, each held to its own, spends less of every core on threads competing for it (measured here:
+    two pinned workers extract 5-7% more frames per second than two free ones on 2 cores).
+    """
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return [set(cores[i :: workers]) for i in range(workers)] if 1 < workers <= len(cores) else []
+
+
 # Worker process state: one extractor per process, created by `_start_worker` inside the process.
 _extractor = None
 _frames_done = None
 
 
-def _start_worker(face: bool, model_complexity: int, frames_done) -> None:
+def _start_worker(face: bool, model_complexity: int, frames_done, free_slots) -> None:
     global _extractor, _frames_done
+    if free_slots is not None:
+        try:
+            cores = free_slots.get(timeout=10)
+        except queue.Empty:  # a crashed worker never gave its slot back: run unpinned
+            cores = None
+        if cores is not None:
+            os.sched_setaffinity(0, cores)  # before MediaPipe starts its threads, which inherit it
+            # Given back when this worker exits, for the worker the pool starts in its place.
+            multiprocessing.util.Finalize(None, free_slots.put, args=(cores,), exitpriority=0)
     _extractor = open_worker_extractor(face, model_complexity)
     _frames_done = frames_done
 
@@ -228,8 +251,13 @@ def _local_results(
     # Spawned, not forked: MediaPipe and OpenCV keep threads that do not survive a fork.
     context = multiprocessing.get_context("spawn")
     frames_done = context.Value("q", 0)
+    free_slots = None
+    if slots := core_slots(workers):
+        free_slots = context.Queue()
+        for cores in slots:
+            free_slots.put(cores)
     with context.Pool(
-        workers, _start_worker, (face, model_complexity, frames_done), maxtasksperchild=RECYCLE_AFTER
+        workers, _start_worker, (face, model_complexity, frames_done, free_slots), maxtasksperchild=RECYCLE_AFTER
     ) as pool:
         results = pool.imap_unordered(partial(_run_job, out_dir=out_dir, overwrite=overwrite), jobs)
         for _ in jobs:
