@@ -32,7 +32,7 @@ from bench.workspace import Workspace
 
 SIZES = {
     "full": {
-        "preprocess": {"clips": 8, "frames": 100, "long_minutes": 10.0},
+        "preprocess": {"clips": 16, "frames": 100, "long_minutes": 10.0},
         "data": {"clips": 600, "steps": 4},
         "training": {"sizes": [100, 200, 400]},
         "translate": {"long_minutes": 10.0},
