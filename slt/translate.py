@@ -1,7 +1,8 @@
 """Translating clips with a trained run of either stage: videos, frame folders or keypoint files in, sentences out.
 
 Videos and frame folders go through the same MediaPipe Holistic extraction as `slt preprocess` (pose and
-both hands, model complexity 1: the landmarks the run's normalizer reads), keypoint files are read as
+both hands, model complexity 1: the landmarks the run's normalizer reads), a long clip in stretches on
+every core at once, keypoint files are read as
 they are; then the run's own normalization, the encoder and beam search, in batches. An input that
 cannot be used (unreadable, no frames, nobody in view) gets an error of its own; the others are still
 translated.
@@ -52,7 +53,10 @@ class ClipReader:
         if self._extractor is None:
             from slt.keypoints.extract import HolisticExtractor
 
-            self._extractor = HolisticExtractor()
+            from slt.preprocess.extract_batch import default_workers
+
+            # A clip's stretches on every core: one clip's latency is what a user of translate waits for.
+            self._extractor = HolisticExtractor(threads=default_workers())
         return self._extractor(path)
 
     def close(self) -> None:

@@ -93,6 +93,26 @@ def test_default_graph_without_face_gives_holistic_own_pose_and_hands(signing_cl
     np.testing.assert_array_equal(kp.points, np.stack(stock))
 
 
+def test_threads_extract_a_clip_in_stretches_at_once(signing_clip, monkeypatch):
+    """Two graphs, one per half of the clip: the first half is exactly one graph's, the second tracks the
+    same signer after detecting them afresh."""
+    from slt.keypoints import extract as extract_module
+
+    monkeypatch.setattr(extract_module, "MIN_STRETCH_FRAMES", 20)
+    whole = extract(signing_clip)
+    with HolisticExtractor(threads=2) as extractor:
+        halves = extractor(signing_clip)
+    half = whole.num_frames // 2
+    assert halves.points.shape == whole.points.shape == (58, 75, 3)
+    np.testing.assert_array_equal(halves.points[:half], whole.points[:half])
+    upper_body = slice(0, 25)  # the legs are out of view, guessed
+    gap = np.abs(halves.part("pose")[half:, upper_body, :2] - whole.part("pose")[half:, upper_body, :2])
+    assert np.median(gap) < 0.01
+    for hand in ("left_hand", "right_hand"):
+        found = [np.isfinite(kp.part(hand)[half:]).all(axis=(1, 2)).sum() for kp in (halves, whole)]
+        assert abs(found[0] - found[1]) <= 2, (hand, found)
+
+
 def test_extraction_is_deterministic_across_clips(photo_video, signing_clip):
     """The graph is reset per clip: a clip's landmarks do not depend on what came before it."""
     segment = ClipSource(Path(signing_clip), start=0.5, end=0.8)
@@ -126,6 +146,8 @@ def test_frame_folder_in_natural_order(tmp_path):
     reader = FrameReader(ClipSource(tmp_path, fps=12.5))
     assert (reader.fps, reader.width, reader.height, reader.expected_frames) == (12.5, 12, 8, 3)
     assert [int(frame[0, 0, 0]) for frame in reader] == [1, 2, 10]
+    segment = FrameReader(ClipSource(tmp_path, start=1 / 12.5, end=3 / 12.5, fps=12.5))
+    assert segment.expected_frames == 2 and [int(frame[0, 0, 0]) for frame in segment] == [2, 10]
 
 
 def test_other_model_complexities_are_rejected():

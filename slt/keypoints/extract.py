@@ -6,6 +6,11 @@ given at i x 33,333 µs, so timestamps come from the frame index, never from the
 is reset before every clip, which makes each clip's landmarks depend only on its own frames: the same
 clip gives the same numbers whatever was processed before it.
 
+With `threads` > 1, a long clip is cut into that many stretches, each extracted by a graph of its own in
+a thread (a graph releases the GIL while it runs): for the latency of one clip, as in `slt translate`.
+Each stretch starts by detecting the person afresh where one graph would track them from the frame
+before, so the first frames of a stretch can differ slightly from a one-graph extraction.
+
 Without `face`, the graph is Holistic's own (read from the wheel) minus its face-mesh branch: the pose and
 hand landmarks come out the same, and each frame costs about a tenth less CPU time.
 """
@@ -13,6 +18,8 @@ hand landmarks come out the same, and each frame costs about a tenth less CPU ti
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import mediapipe as mp
@@ -26,6 +33,8 @@ from slt.keypoints.io import Keypoints
 
 EXTRACTOR = "mediapipe-holistic"
 SUPPORTED_MODEL_COMPLEXITY = 1
+# A stretch shorter than this (2 s at 25 fps) would spend too much of its time starting and detecting.
+MIN_STRETCH_FRAMES = 50
 HOLISTIC_GRAPH = Path(mp.__file__).parent / "modules" / "holistic_landmark" / "holistic_landmark_cpu.binarypb"
 
 # Holistic's result field for each landmark part.
@@ -60,13 +69,64 @@ def check_model_complexity(model_complexity: int) -> None:
 
 
 class HolisticExtractor:
-    """One MediaPipe Holistic graph that turns clips into `Keypoints`, one clip after another.
+    """MediaPipe Holistic that turns clips into `Keypoints`, one clip after another.
 
-    `face=True` adds the 468 face-mesh points after the pose and hand points.
+    `face=True` adds the 468 face-mesh points after the pose and hand points. `threads` > 1 keeps that
+    many graphs and extracts a whole clip of at least 2 x MIN_STRETCH_FRAMES frames in stretches, one
+    per graph, at the same time (see the module docstring).
     """
 
-    def __init__(self, face: bool = False, model_complexity: int = SUPPORTED_MODEL_COMPLEXITY):
+    def __init__(self, face: bool = False, model_complexity: int = SUPPORTED_MODEL_COMPLEXITY, threads: int = 1):
         check_model_complexity(model_complexity)
+        self._graphs = [HolisticGraph(face, model_complexity) for _ in range(threads)]
+        self.parts, self.settings = self._graphs[0].parts, self._graphs[0].settings
+
+    def __call__(
+        self, clip: FrameReader | ClipSource | str | Path, on_frame: Callable[[], None] | None = None
+    ) -> Keypoints:
+        """Extract the landmarks of one clip; `on_frame()` is called after each frame (for progress).
+
+        Pass an open `FrameReader` to see its `warnings`; a path or `ClipSource` is opened here.
+        """
+        reader = clip if isinstance(clip, FrameReader) else FrameReader(as_source(clip))
+        source = reader.source
+        stretches = min(len(self._graphs), reader.expected_frames // MIN_STRETCH_FRAMES)
+        if stretches > 1 and source.start is None:
+            bounds = [round(i * reader.expected_frames / stretches) for i in range(stretches)] + [None]
+            sources = [
+                replace(source, start=first / reader.fps, end=None if stop is None else stop / reader.fps)
+                for first, stop in zip(bounds, bounds[1:])
+            ]
+            with ThreadPoolExecutor(stretches) as pool:
+                points = list(pool.map(lambda graph, s: graph.landmarks(FrameReader(s), on_frame), self._graphs, sources))
+            points = np.concatenate(points)
+        else:
+            points = self._graphs[0].landmarks(reader, on_frame)
+        info = {
+            "source": str(source.path),
+            "extractor": EXTRACTOR,
+            "extractor_version": mp.__version__,
+            "settings": dict(self.settings),
+        }
+        if source.start is not None:
+            info["segment"] = {"start": source.start, "end": source.end}
+        return Keypoints(points, reader.fps, self.parts, reader.width, reader.height, info)
+
+    def close(self) -> None:
+        for graph in self._graphs:
+            graph.close()
+
+    def __enter__(self) -> HolisticExtractor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class HolisticGraph:
+    """One MediaPipe Holistic graph (without `face`, minus its face branch) and the settings it was made with."""
+
+    def __init__(self, face: bool, model_complexity: int):
         self.parts = schema.DEFAULT_PARTS + (("face",) if face else ())
         self.settings = {
             "model_complexity": model_complexity,
@@ -101,32 +161,15 @@ class HolisticExtractor:
         )
         self._sizes = schema.part_sizes(self.parts)
 
-    def __call__(
-        self, clip: FrameReader | ClipSource | str | Path, on_frame: Callable[[], None] | None = None
-    ) -> Keypoints:
-        """Extract the landmarks of one clip; `on_frame()` is called after each frame (for progress).
-
-        Pass an open `FrameReader` to see its `warnings`; a path or `ClipSource` is opened here.
-        """
-        reader = clip if isinstance(clip, FrameReader) else FrameReader(as_source(clip))
-        source = reader.source
+    def landmarks(self, reader: FrameReader, on_frame: Callable[[], None] | None = None) -> np.ndarray:
+        """`[T, J, 3]` landmarks of every frame `reader` yields, tracked from the first frame on."""
         self._holistic.reset()  # no tracking state from the previous clip
         frames = []
         for frame in reader:
             frames.append(self._landmarks(self._holistic.process(frame)))
             if on_frame:
                 on_frame()
-        joints = sum(self._sizes.values())
-        points = np.stack(frames) if frames else np.empty((0, joints, 3), np.float32)
-        info = {
-            "source": str(source.path),
-            "extractor": EXTRACTOR,
-            "extractor_version": mp.__version__,
-            "settings": dict(self.settings),
-        }
-        if source.start is not None:
-            info["segment"] = {"start": source.start, "end": source.end}
-        return Keypoints(points, reader.fps, self.parts, reader.width, reader.height, info)
+        return np.stack(frames) if frames else np.empty((0, sum(self._sizes.values()), 3), np.float32)
 
     def _landmarks(self, results) -> np.ndarray:
         """One frame's `[J, 3]` landmarks, NaN for every part Holistic did not find."""
@@ -141,12 +184,6 @@ class HolisticExtractor:
 
     def close(self) -> None:
         self._holistic.close()
-
-    def __enter__(self) -> HolisticExtractor:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def as_source(clip: ClipSource | str | Path) -> ClipSource:

@@ -26,8 +26,8 @@ class UnreadableClip(ValueError):
 class ClipSource:
     """Where one clip's frames come from.
 
-    `path` is a video file or a folder of frame images. For a video, `start`/`end` (seconds) cut a
-    segment out of it; for a frame folder, `fps` is the frame rate (folders do not record one).
+    `path` is a video file or a folder of frame images; `start`/`end` (seconds) cut a segment out of it.
+    For a frame folder, `fps` is the frame rate (folders do not record one).
     """
 
     path: Path
@@ -63,6 +63,9 @@ class FrameReader:
                 raise UnreadableClip(f"no {'/'.join(IMAGE_EXTENSIONS)} frame images in folder")
             first = self._read_image(self._images[0])
             self.fps, self.height, self.width = float(source.fps), first.shape[0], first.shape[1]
+            if source.start is not None:
+                start, stop = self._segment_frames(source.start, source.end, len(self._images))
+                self._images = self._images[start:stop]
             self.expected_frames = len(self._images)
             return
         self._images = None
