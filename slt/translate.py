@@ -2,10 +2,9 @@
 
 Videos and frame folders go through the same MediaPipe Holistic extraction as `slt preprocess` (pose and
 both hands, model complexity 1: the landmarks the run's normalizer reads), a long clip in stretches on
-every core at once, keypoint files are read as
-they are; then the run's own normalization, the encoder and beam search, in batches. An input that
-cannot be used (unreadable, no frames, nobody in view) gets an error of its own; the others are still
-translated.
+every core at once; keypoint files are read as they are. Then the run's own normalization, the encoder
+and beam search, in batches. An input that cannot be used (unreadable, no frames, nobody in view) gets
+an error of its own; the others are still translated.
 """
 
 from __future__ import annotations
@@ -52,7 +51,6 @@ class ClipReader:
             raise ValueError("not a video, frame folder or keypoint file (.parquet, .pose)")
         if self._extractor is None:
             from slt.keypoints.extract import HolisticExtractor
-
             from slt.preprocess.extract_batch import default_workers
 
             # A clip's stretches on every core: one clip's latency is what a user of translate waits for.

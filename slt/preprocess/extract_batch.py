@@ -224,12 +224,11 @@ def _start_worker(face: bool, model_complexity: int, frames_done, free_slots) ->
     if free_slots is not None:
         try:
             cores = free_slots.get(timeout=10)
-        except queue.Empty:  # a crashed worker never gave its slot back: run unpinned
-            cores = None
-        if cores is not None:
             os.sched_setaffinity(0, cores)  # before MediaPipe starts its threads, which inherit it
             # Given back when this worker exits, for the worker the pool starts in its place.
             multiprocessing.util.Finalize(None, free_slots.put, args=(cores,), exitpriority=0)
+        except queue.Empty:  # a crashed worker never gave its slot back: run unpinned
+            pass
     _extractor = open_worker_extractor(face, model_complexity)
     _frames_done = frames_done
 
