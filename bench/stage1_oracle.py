@@ -83,7 +83,7 @@ def write_report(args: argparse.Namespace, results: dict) -> None:
     )
     text = f"""{SECTION}
 
-`python -m bench.stage1_oracle --corpus {args.corpus} --config {args.config}` (bench/stage1_oracle.py):
+`python -m bench.stage1_oracle --corpus {args.corpus} --config {args.config}{f" --epochs {args.epochs}" if args.epochs else ""}` (bench/stage1_oracle.py):
 the stage-1 translator trained twice with the same config, once on keypoints, once on the corpus's
 glosses (the oracle: the ceiling for a pose model with this translator). Light-T {config.model.preset}
 (pre-trained on the sentences for {config.model.pretrain_steps} steps), encoder channels
