@@ -53,8 +53,9 @@ class ClipReader:
             from slt.keypoints.extract import HolisticExtractor
             from slt.preprocess.extract_batch import default_workers
 
-            # A clip's stretches on every core: one clip's latency is what a user of translate waits for.
-            self._extractor = HolisticExtractor(threads=default_workers())
+            # A clip's stretches on every core (at most 8: each graph holds ~150 MB): one clip's latency
+            # is what a user of translate waits for.
+            self._extractor = HolisticExtractor(threads=min(default_workers(), 8))
         return self._extractor(path)
 
     def close(self) -> None:

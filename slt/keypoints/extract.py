@@ -78,8 +78,10 @@ class HolisticExtractor:
 
     def __init__(self, face: bool = False, model_complexity: int = SUPPORTED_MODEL_COMPLEXITY, threads: int = 1):
         check_model_complexity(model_complexity)
-        self._graphs = [HolisticGraph(face, model_complexity) for _ in range(threads)]
+        # The other graphs are made when a clip first needs them (each takes ~0.5 s and ~150 MB).
+        self._graphs = [HolisticGraph(face, model_complexity)] + [None] * (threads - 1)
         self.parts, self.settings = self._graphs[0].parts, self._graphs[0].settings
+        self._face, self._model_complexity = face, model_complexity
 
     def __call__(
         self, clip: FrameReader | ClipSource | str | Path, on_frame: Callable[[], None] | None = None
@@ -98,8 +100,7 @@ class HolisticExtractor:
                 for first, stop in zip(bounds, bounds[1:])
             ]
             with ThreadPoolExecutor(stretches) as pool:
-                points = list(pool.map(lambda graph, s: graph.landmarks(FrameReader(s), on_frame), self._graphs, sources))
-            points = np.concatenate(points)
+                points = np.concatenate(list(pool.map(self._stretch, range(stretches), sources, [on_frame] * stretches)))
         else:
             points = self._graphs[0].landmarks(reader, on_frame)
         info = {
@@ -112,9 +113,16 @@ class HolisticExtractor:
             info["segment"] = {"start": source.start, "end": source.end}
         return Keypoints(points, reader.fps, self.parts, reader.width, reader.height, info)
 
+    def _stretch(self, index: int, source: ClipSource, on_frame: Callable[[], None] | None) -> np.ndarray:
+        """The landmarks of one stretch, by graph `index` (made here, in its own thread, if new)."""
+        if self._graphs[index] is None:
+            self._graphs[index] = HolisticGraph(self._face, self._model_complexity)
+        return self._graphs[index].landmarks(FrameReader(source), on_frame)
+
     def close(self) -> None:
         for graph in self._graphs:
-            graph.close()
+            if graph is not None:
+                graph.close()
 
     def __enter__(self) -> HolisticExtractor:
         return self
