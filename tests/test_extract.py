@@ -113,6 +113,23 @@ def test_threads_extract_a_clip_in_stretches_at_once(signing_clip, monkeypatch):
         assert abs(found[0] - found[1]) <= 2, (hand, found)
 
 
+def test_stretches_past_an_overstated_frame_count_are_empty(signing_clip, monkeypatch):
+    """A container that claims twice its frames: the stretch cut past the real end adds nothing."""
+    from slt.keypoints import extract as extract_module
+
+    class Overstating(FrameReader):
+        def __init__(self, source):
+            super().__init__(source)
+            if source.start is None:
+                self.expected_frames *= 2
+
+    whole = extract(signing_clip)
+    monkeypatch.setattr(extract_module, "MIN_STRETCH_FRAMES", 20)
+    with HolisticExtractor(threads=2) as extractor:
+        kp = extractor(Overstating(ClipSource(Path(signing_clip))))
+    np.testing.assert_array_equal(kp.points, whole.points)
+
+
 def test_extraction_is_deterministic_across_clips(photo_video, signing_clip):
     """The graph is reset per clip: a clip's landmarks do not depend on what came before it."""
     segment = ClipSource(Path(signing_clip), start=0.5, end=0.8)

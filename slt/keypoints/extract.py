@@ -28,7 +28,7 @@ from mediapipe.framework.calculator_pb2 import CalculatorGraphConfig
 from mediapipe.python.solution_base import SolutionBase
 
 from slt.keypoints import schema
-from slt.keypoints.frames import ClipSource, FrameReader
+from slt.keypoints.frames import ClipSource, FrameReader, UnreadableClip
 from slt.keypoints.io import Keypoints
 
 EXTRACTOR = "mediapipe-holistic"
@@ -117,7 +117,14 @@ class HolisticExtractor:
         """The landmarks of one stretch, by graph `index` (made here, in its own thread, if new)."""
         if self._graphs[index] is None:
             self._graphs[index] = HolisticGraph(self._face, self._model_complexity)
-        return self._graphs[index].landmarks(FrameReader(source), on_frame)
+        try:
+            return self._graphs[index].landmarks(FrameReader(source), on_frame)
+        except UnreadableClip:
+            if index == 0:
+                raise
+            # The stretches were cut by the container's frame count, which some videos overstate: a
+            # stretch past the last real frame holds no frame.
+            return np.empty((0, self._graphs[index].joints, 3), np.float32)
 
     def close(self) -> None:
         for graph in self._graphs:
@@ -168,6 +175,7 @@ class HolisticGraph:
             outputs=[RESULT_FIELDS[part] for part in self.parts],
         )
         self._sizes = schema.part_sizes(self.parts)
+        self.joints = sum(self._sizes.values())
 
     def landmarks(self, reader: FrameReader, on_frame: Callable[[], None] | None = None) -> np.ndarray:
         """`[T, J, 3]` landmarks of every frame `reader` yields, tracked from the first frame on."""
@@ -177,7 +185,7 @@ class HolisticGraph:
             frames.append(self._landmarks(self._holistic.process(frame)))
             if on_frame:
                 on_frame()
-        return np.stack(frames) if frames else np.empty((0, sum(self._sizes.values()), 3), np.float32)
+        return np.stack(frames) if frames else np.empty((0, self.joints, 3), np.float32)
 
     def _landmarks(self, results) -> np.ndarray:
         """One frame's `[J, 3]` landmarks, NaN for every part Holistic did not find."""
