@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -38,11 +39,13 @@ def load() -> float:
 
 @dataclass
 class Measured:
-    """A finished command: wall seconds, peak resident memory of it and its children, its stdout."""
+    """A finished command: wall seconds, peak resident memory of it and its children, its stdout, and
+    the CPU seconds it and the children it waited for used."""
 
     seconds: float
     peak_rss: int
     stdout: str
+    cpu_seconds: float
 
 
 def run_measured(argv: list[str]) -> Measured:
@@ -61,6 +64,7 @@ def run_measured(argv: list[str]) -> Measured:
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)
+    cpu_before = children_cpu_seconds()
     start = time.perf_counter()
     sampler.start()
     stdout, stderr = process.communicate()
@@ -69,7 +73,12 @@ def run_measured(argv: list[str]) -> Measured:
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(map(str, argv[:4]))} ... failed:\n{stderr}")
-    return Measured(seconds, peak, stdout)
+    return Measured(seconds, peak, stdout, children_cpu_seconds() - cpu_before)
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def slt_command(*args: str) -> list[str]:

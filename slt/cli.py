@@ -172,10 +172,9 @@ def train(
     }
     try:
         from slt import stage1, stage2
-        from slt.model.llm import LLMUnavailableError
 
         (stage2 if stage == 2 else stage1).train(resolve(config, overrides), out, resume=resume)
-    except (OSError, ValueError, LLMUnavailableError) as e:
+    except (OSError, ValueError) as e:  # slt.model.llm.LLMUnavailableError is an OSError
         raise fail(str(e))
 
 
@@ -341,14 +340,13 @@ def translate_command(
     """
     import json
 
-    from slt.model.llm import LLMUnavailableError
     from slt.translate import as_json, translate
 
     if beams is not None and beams < 1:
         raise fail(f"--beams must be at least 1, got {beams}")
     try:
         results, timings = translate(inputs, model, beams)
-    except (OSError, ValueError, LLMUnavailableError) as e:
+    except (OSError, ValueError) as e:  # slt.model.llm.LLMUnavailableError is an OSError
         raise fail(f"cannot use the model {model}: {e}")
     if json_output:
         typer.echo(json.dumps(as_json(results, timings), indent=2, ensure_ascii=False))

@@ -2,22 +2,27 @@
 
 Videos and frame folders go through the same MediaPipe Holistic extraction as `slt preprocess` (pose and
 both hands, model complexity 1: the landmarks the run's normalizer reads), a long clip in stretches on
-every core at once; keypoint files are read as they are. Then the run's own normalization, the encoder
-and beam search, in batches. An input that cannot be used (unreadable, no frames, nobody in view) gets
-an error of its own; the others are still translated.
+every core at once; keypoint files are read as they are. The clips are read in a child process while this
+one loads the model: loading means importing torch and transformers, which on a small machine takes as
+long as extracting a few seconds of video, and in a thread of this process the imports would hold the GIL
+the extraction needs. Then the run's own normalization, the encoder and beam search, in batches. An input
+that cannot be used (unreadable, no frames, nobody in view) gets an error of its own; the others are
+still translated.
+
+torch is imported inside `translate`, not here, so that the child process does not import it.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-
 from slt.keypoints.frames import is_video
 from slt.keypoints.io import Keypoints
-from slt.preprocess.dataset import collate
 from slt.preprocess.normalize import PARTS, NormalizeConfig, Normalizer
 
 KEYPOINT_SUFFIXES = (".parquet", ".pose")
@@ -34,21 +39,36 @@ class Translation:
 
 
 class ClipReader:
-    """Keypoints of any supported input; one MediaPipe graph is created on first need and reused."""
+    """Keypoints of any supported input; the MediaPipe graphs are created on first need and reused."""
 
     def __init__(self):
         self._extractor = None
 
     def __call__(self, path: Path) -> Keypoints:
+        """The input's keypoints; ValueError with a one-line reason when it cannot be used."""
+        if not path.exists():
+            raise ValueError("no such file or folder")
         if path.suffix.lower() in KEYPOINT_SUFFIXES:
             from slt.keypoints.formats import read_keypoints
 
             try:
-                return read_keypoints(path)
+                kp = read_keypoints(path)
             except (KeyError, ValueError, OSError) as error:  # not Parquet, a part missing, foreign layout
                 raise ValueError(f"unreadable keypoint file ({error.args[0] if error.args else error})") from error
-        if not (path.is_dir() or is_video(path)):
+        elif path.is_dir() or is_video(path):
+            kp = self._extract(path)
+        else:
             raise ValueError("not a video, frame folder or keypoint file (.parquet, .pose)")
+        if kp.num_frames == 0:
+            raise ValueError("the clip has no frames")
+        missing = [p for p in PARTS if p not in kp.parts]
+        if missing:
+            raise ValueError(f"the keypoints lack {missing} (slt needs pose and both hands)")
+        if kp.detection_rates()["pose"] == 0:
+            raise ValueError("no person detected in any frame")
+        return kp
+
+    def _extract(self, path: Path) -> Keypoints:
         if self._extractor is None:
             from slt.keypoints.extract import HolisticExtractor
             from slt.preprocess.extract_batch import default_workers
@@ -63,34 +83,95 @@ class ClipReader:
             self._extractor.close()
 
 
-def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | None = None) -> tuple[list[Translation], dict]:
-    """Translate every input with the run in `run_dir`; returns (one `Translation` per input, in order,
-    and the run-wide timings in seconds: model loading and each stage summed over the inputs)."""
-    from slt.stage1 import load_model
+ClipOutcome = tuple[Keypoints | None, str | None, float]  # (keypoints, or the reason there are none; seconds)
 
-    start = time.perf_counter()
-    model, config = load_model(run_dir)
-    if config.model.input != "keypoints":
-        raise ValueError(f"{run_dir} is a gloss-oracle run: it reads glosses, not clips")
-    normalizer = Normalizer(NormalizeConfig(**config.data.normalize))
-    beams = num_beams or config.eval.num_beams
-    timings = {"load_model": time.perf_counter() - start, "extraction": 0.0, "encoder": 0.0, "generation": 0.0}
 
-    results = [Translation(str(path)) for path in inputs]
-    items, reader = [], ClipReader()
+def read_clips(inputs: list[str]) -> list[ClipOutcome]:
+    """Every input's keypoints, or the one-line reason it cannot be used, and the seconds it took."""
+    reader, outcomes = ClipReader(), []
     try:
-        for result in results:
+        for path in inputs:
             tick = time.perf_counter()
             try:
-                features = read_features(Path(result.input), reader, normalizer)
-                items.append((result, {"features": torch.from_numpy(features), "text": "", "gloss": "", "name": result.input}))
+                outcomes.append((reader(Path(path)), None, time.perf_counter() - tick))
             except ValueError as error:
-                result.error = str(error)
-            result.seconds["extraction"] = time.perf_counter() - tick
-            timings["extraction"] += result.seconds["extraction"]
+                outcomes.append((None, str(error), time.perf_counter() - tick))
     finally:
         reader.close()
+    return outcomes
 
+
+def _send_clips(inputs: list[str], connection) -> None:
+    """The child process of `clips_read_in_child`."""
+    from slt.keypoints.extract import silence_native_logs
+
+    silence_native_logs()  # every failure that matters comes back as an outcome
+    connection.send(read_clips(inputs))
+
+
+@contextmanager
+def clips_read_in_child(inputs: list[str]) -> Iterator[Callable[[], list[ClipOutcome]]]:
+    """`read_clips(inputs)` started in a child process; yields the function that waits for its outcomes.
+
+    Leaving the block kills the child, so that nobody waits for an extraction whose results are not wanted.
+    """
+    context = multiprocessing.get_context("spawn")  # not forked: this process may run threads (torch's)
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_send_clips, args=(inputs, sender), daemon=True)
+    child.start()
+    sender.close()  # this process's end of it: receiving then fails, instead of waiting forever, if the child dies
+
+    def outcomes() -> list[ClipOutcome]:
+        try:
+            return receiver.recv()
+        except EOFError:
+            child.join()
+            raise ValueError(
+                f"MediaPipe's extraction crashed (exit code {child.exitcode}); "
+                "translate the inputs one at a time to find the one at fault"
+            ) from None
+
+    try:
+        yield outcomes
+    finally:
+        child.kill()  # done or not wanted; what is left of its work is closing its graphs
+        child.join()
+        receiver.close()
+
+
+def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | None = None) -> tuple[list[Translation], dict]:
+    """Translate every input with the run in `run_dir`; returns (one `Translation` per input, in order,
+    and the run-wide timings in seconds: `total`, and model loading and each stage summed over the
+    inputs; extraction runs alongside model loading, so the parts add up to more than the total)."""
+    start = time.perf_counter()
+    if not (Path(run_dir) / "config.json").is_file():  # before any extraction starts
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
+    results = [Translation(str(path)) for path in inputs]
+    with clips_read_in_child([result.input for result in results]) as outcomes:
+        model, config = load_run(run_dir)
+        loaded = time.perf_counter()
+        clips = []
+        for result, (kp, error, seconds) in zip(results, outcomes()):
+            result.error, result.seconds["extraction"] = error, seconds
+            clips.append(kp)
+
+    import torch
+
+    from slt.preprocess.dataset import collate
+
+    timings = {
+        "load_model": loaded - start,  # the clips were read meanwhile
+        "extraction": sum(result.seconds["extraction"] for result in results),
+        "encoder": 0.0,
+        "generation": 0.0,
+    }
+    normalizer = Normalizer(NormalizeConfig(**config.data.normalize))
+    items = [
+        (result, {"features": torch.from_numpy(normalizer(kp)), "text": "", "gloss": "", "name": result.input})
+        for result, kp in zip(results, clips)
+        if kp is not None
+    ]
+    beams = num_beams or config.eval.num_beams
     for first in range(0, len(items), config.eval.batch_size):
         chunk = items[first : first + config.eval.batch_size]
         batch = collate([item for _, item in chunk])
@@ -109,22 +190,18 @@ def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | No
             result.seconds["generation"] = (generated - encoded) / len(chunk)
         timings["encoder"] += encoded - tick
         timings["generation"] += generated - encoded
+    timings["total"] = time.perf_counter() - start
     return results, timings
 
 
-def read_features(path: Path, reader: ClipReader, normalizer: Normalizer):
-    """Model input `[T, J', C]` of one input; ValueError with a one-line reason when it cannot be used."""
-    if not path.exists():
-        raise ValueError("no such file or folder")
-    kp = reader(path)
-    if kp.num_frames == 0:
-        raise ValueError("the clip has no frames")
-    missing = [p for p in PARTS if p not in kp.parts]
-    if missing:
-        raise ValueError(f"the keypoints lack {missing} (slt needs pose and both hands)")
-    if kp.detection_rates()["pose"] == 0:
-        raise ValueError("no person detected in any frame")
-    return normalizer(kp)
+def load_run(run_dir: str | Path):
+    """(model, config) of a run that reads clips (torch and transformers are imported here)."""
+    from slt.stage1 import load_model
+
+    model, config = load_model(run_dir)
+    if config.model.input != "keypoints":
+        raise ValueError(f"{run_dir} is a gloss-oracle run: it reads glosses, not clips")
+    return model, config
 
 
 def as_json(results: list[Translation], timings: dict) -> dict:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ from conftest import photo_frames, write_video
 from slt import stage2
 from slt.cli import app
 from slt.config import resolve
+from slt.translate import clips_read_in_child
 
 
 
@@ -79,3 +83,27 @@ def test_bad_inputs_get_one_line_each_and_the_rest_is_translated(stage2_run, tin
 def test_not_a_run_folder(tmp_path, tiny_corpus):
     result = slt("translate", tiny_corpus / "annotations.csv", "--model", tmp_path)
     assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "config.json" in result.stderr
+
+
+def test_clips_are_read_in_a_child_that_is_killed_when_not_waited_for(photo_video):
+    """`translate` loads the model while a child process extracts; if loading fails, nobody waits for the child."""
+    before = set(multiprocessing.active_children())
+    with clips_read_in_child([str(photo_video)]):
+        (child,) = set(multiprocessing.active_children()) - before  # still starting: spawning alone takes a second
+    assert child.exitcode == -signal.SIGKILL
+
+
+def test_a_crashed_extraction_is_one_clear_error(photo_video):
+    before = set(multiprocessing.active_children())
+    with clips_read_in_child([str(photo_video)]) as outcomes:
+        (child,) = set(multiprocessing.active_children()) - before
+        os.kill(child.pid, signal.SIGSEGV)
+        with pytest.raises(ValueError, match=r"crashed \(exit code -11\)"):
+            outcomes()
+
+
+def test_a_run_that_cannot_load_is_one_error_line_and_leaves_no_child(photo_video, tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    result = slt("translate", photo_video, "--model", tmp_path)
+    assert result.exit_code == 1 and result.stderr.startswith("error: cannot use the model")
+    assert multiprocessing.active_children() == []

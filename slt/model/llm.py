@@ -45,8 +45,8 @@ FINETUNE_MODES = ("lora", "full", "frozen")
 CONFIG_NAME = "visual_lm.json"
 
 
-class LLMUnavailableError(RuntimeError):
-    """The language model could not be found locally nor downloaded."""
+class LLMUnavailableError(OSError):
+    """The language model could not be found locally nor downloaded (an OSError, as transformers' own are)."""
 
 
 class VisualLM(nn.Module):

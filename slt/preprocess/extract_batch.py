@@ -170,15 +170,11 @@ def open_worker_extractor(face: bool, model_complexity: int) -> HolisticExtracto
     """The MediaPipe graph of one worker process (a local worker or a Ray actor), quiet and single-threaded."""
     import cv2
 
-    from slt.keypoints.extract import HolisticExtractor
+    from slt.keypoints.extract import HolisticExtractor, silence_native_logs
 
     # One process per core already keeps the machine busy; OpenCV's own threads would only compete.
     cv2.setNumThreads(1)
-    # MediaPipe, TFLite and FFmpeg log from C++ straight to file descriptor 2, which would tear through
-    # the progress bar; a worker reports everything that matters in its `Result` instead.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
+    silence_native_logs()  # they would tear through the progress bar; a worker reports in its `Result`
     return HolisticExtractor(face, model_complexity)
 
 
