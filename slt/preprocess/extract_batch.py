@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -120,6 +119,8 @@ def plan_jobs(
 
 def _segment_jobs(table_path: Path, videos: list[tuple[str, Path]]) -> list[Job]:
     """One job per row of a segments table (name, video, start, end in seconds; How2Sign's own columns work)."""
+    import pandas as pd  # here: every worker process imports this module, and none reads a table
+
     try:
         table = pd.read_csv(table_path, sep=None, engine="python", dtype=str)
     except (OSError, ValueError, csv.Error) as error:
@@ -275,7 +276,9 @@ def _remove_stale_temp_files(paths: list[Path]) -> None:
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
     buffer = io.StringIO()
-    pd.DataFrame(rows, columns=columns).to_csv(buffer, index=False)
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
     atomic_write(path, lambda tmp: Path(tmp).write_text(buffer.getvalue()))
 
 
