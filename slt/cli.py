@@ -211,7 +211,7 @@ def preprocess(
     allow_failures: bool = typer.Option(False, "--allow-failures", help="Exit 0 even if some clips failed."),
     ray: str = typer.Option(
         None, metavar="ADDRESS", help="Extract on Ray (the slt ray extra): local (start Ray here with --workers "
-        "CPUs), or a cluster: auto, host:port, ray://host:port. Inputs and --out must be on storage all nodes share."
+        "CPUs), or a cluster: auto, host:port. Inputs and --out must be on storage all nodes share."
     ),
 ):
     """Extract MediaPipe Holistic keypoints from videos into one Parquet file per clip.

@@ -58,7 +58,8 @@ def test_ray_rerun_on_a_local_ray_resumes(ray_batch, media):
     "address, message",
     [
         ("127.0.0.1:1", "cannot reach a Ray cluster at 127.0.0.1:1"),
-        ("head-node", "--ray expects local, auto, host:port or ray://host:port, got 'head-node'"),
+        ("head-node", "--ray expects local, auto or host:port, got 'head-node'"),
+        ("ray://head-node:10001", "Ray Data does not run through Ray Client (ray://); run slt on a node of the cluster"),
     ],
 )
 def test_unusable_ray_address_fails_in_one_line_before_any_work(media, tmp_path, monkeypatch, address, message):

@@ -317,7 +317,7 @@ def run_batch(
     """Extract every job into `out_dir`, then write `manifest.csv` and `errors.csv` there.
 
     `failures` are (input, reason) pairs found while planning; they go to errors.csv with the rest.
-    `ray` is a Ray address (local, auto, host:port or ray://host:port): extract on that Ray cluster,
+    `ray` is a Ray address (local, auto or host:port): extract on that Ray cluster,
     `workers` actors (default: all its CPUs), instead of in local worker processes; ValueError, before
     anything is written, if it cannot be reached. Progress, warnings and the summary go to `console`
     (stderr by default).
