@@ -39,7 +39,7 @@ SIZES = {
         "workspace": {"train_clips": 400, "run_clips": 100, "llm_steps": 300},
     },
     "quick": {
-        "preprocess": {"clips": 2, "frames": 20, "long_minutes": 0.5},
+        "preprocess": {"clips": 2, "frames": 20, "rounds": 1, "long_minutes": 0.5},
         "data": {"clips": 32, "steps": 1},
         "training": {"sizes": [16, 32]},
         "translate": {"long_minutes": 0.5},

@@ -5,17 +5,20 @@ In one run, on the same synthetic clips (jittered real photographs, so MediaPipe
   so only Holistic is timed;
 - a plain sequential loop: one Holistic, the videos one after another, decoded as they go (OpenCV);
 - `slt preprocess` as a user runs it (a fresh process, default workers = cores), timed end to end;
+the three in turn, `--rounds` times, so that a busy spell of a shared machine does not fall on one of them
+alone; each figure is the median over the rounds (the mean for two);
 then the peak resident memory of `slt preprocess` (main process plus workers, sampled) on a synthetic
 long video, next to a video a tenth as long: streaming means the two peaks are about the same; and a
 pyinstrument profile of extracting one clip. Results go to BENCHMARKS.md, section "## Preprocessing".
 
-    python -m bench.preprocess [--clips 16] [--frames 100] [--long-minutes 10] [--long-fps 2]
+    python -m bench.preprocess [--clips 16] [--frames 100] [--rounds 2] [--long-minutes 10] [--long-fps 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -102,7 +105,9 @@ def verdict(ratio: float, target: float) -> str:
     return f"target {'met' if ratio >= target else 'missed'} ({ratio:.2f} vs {target:g})"
 
 
-def run(report: Path, clips: int = 16, frames: int = 100, long_minutes: float = 10.0, long_fps: float = 2.0) -> None:
+def run(
+    report: Path, clips: int = 16, frames: int = 100, rounds: int = 2, long_minutes: float = 10.0, long_fps: float = 2.0
+) -> None:
     """Measure everything in the module docstring and rewrite the report's section."""
     load_before = load()
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,16 +115,25 @@ def run(report: Path, clips: int = 16, frames: int = 100, long_minutes: float = 
         folder = tmp / "clips"
         folder.mkdir()
         pictures = photos((320, 320))
-        videos = [write_video(folder / f"clip{i:02d}.mp4", jittered(pictures[i % 2], frames, seed=i), 25.0) for i in range(clips)]
+        # The photos come in pairs of clips: workers take clips in turn, and with alternating photos one
+        # of two workers would get every clip of the photo that takes longer to track.
+        videos = [
+            write_video(folder / f"clip{i:02d}.mp4", jittered(pictures[i // 2 % 2], frames, seed=i), 25.0) for i in range(clips)
+        ]
         sources = [ClipSource(video) for video in videos]
 
         decoded = [list(FrameReader(source)) for source in sources]
-        holistic_loop([decoded[0][:1]])  # first-use costs (loading the models' code and weights) are timed in neither
-        with one_core():
-            ceiling_seconds, _, total = timed(lambda: holistic_loop(decoded))
+        holistic_loop([decoded[0][:1]])  # first-use costs (loading the models' code and weights) are timed in none
+        total = sum(map(len, decoded))
+        measures = []  # per round: (ceiling s, loop s, cores the loop keeps busy, slt s)
+        for index in range(rounds):
+            with one_core():
+                ceiling_seconds, _, _ = timed(lambda: holistic_loop(decoded))
+            loop_seconds, loop_cores, _ = timed(lambda: holistic_loop(FrameReader(source) for source in sources))
+            out = tmp / f"out{index}"
+            measures.append((ceiling_seconds, loop_seconds, loop_cores, run_measured(slt_command("preprocess", str(folder), "--out", str(out))).seconds))
         del decoded
-        loop_seconds, loop_cores, _ = timed(lambda: holistic_loop(FrameReader(source) for source in sources))
-        slt_seconds = run_measured(slt_command("preprocess", str(folder), "--out", str(tmp / "out"))).seconds
+        ceiling_seconds, loop_seconds, loop_cores, slt_seconds = (statistics.median(m) for m in zip(*measures))
 
         from slt.keypoints.extract import HolisticExtractor
 
@@ -142,13 +156,15 @@ def run(report: Path, clips: int = 16, frames: int = 100, long_minutes: float = 
     )
     text = f"""{SECTION}
 
-`python -m bench.preprocess --clips {clips} --frames {frames} --long-minutes {long_minutes:g} --long-fps {long_fps:g}`
+`python -m bench.preprocess --clips {clips} --frames {frames} --rounds {rounds} --long-minutes {long_minutes:g} --long-fps {long_fps:g}`
 (bench/preprocess.py), one run: {clips} synthetic clips of {frames} frames (25 fps, 320x320, jittered real
 photographs so that MediaPipe tracks a person in every frame) extracted three ways: MediaPipe's own ceiling
 per core (one Holistic graph, model complexity 1, held to one core, on frames decoded beforehand:
 Holistic alone is timed), a plain sequential loop as a user writes it (the same graph, free to use every
 core, the videos one after another, decoded as they go), and `slt preprocess` in a fresh process with the
-default workers (= cores), timed end to end (start-up and worker spawning included). Then the peak resident memory of `slt preprocess --workers 1` (main process plus worker,
+default workers (= cores), timed end to end (start-up and worker spawning included). The three run in turn,
+in {rounds} round{"s" if rounds != 1 else ""}; each figure is the median over the rounds (`slt preprocess` / sequential loop in
+each round: {", ".join(f"{loop / slt:.2f}" for _, loop, _, slt in measures)}). Then the peak resident memory of `slt preprocess --workers 1` (main process plus worker,
 sampled every 50 ms) on a synthetic {long_minutes:g}-minute video (320x240, {long_fps:g} fps to keep the run
 short) next to one a tenth as long. Targets: `slt preprocess` >= 1.8x the sequential loop on 2 cores
 (issue 3) and >= 90% of cores x the ceiling (issue 7); peak RSS < 1 GB.
@@ -195,11 +211,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=16, help="clips for the speed comparison")
     parser.add_argument("--frames", type=int, default=100, help="frames per clip (25 fps)")
+    parser.add_argument("--rounds", type=int, default=2, help="times the three extractions run in turn")
     parser.add_argument("--long-minutes", type=float, default=10.0, help="length of the long video")
     parser.add_argument("--long-fps", type=float, default=2.0, help="its frame rate (keeps the run short)")
     parser.add_argument("--report", type=Path, default=Path("BENCHMARKS.md"))
     args = parser.parse_args()
-    run(args.report, args.clips, args.frames, args.long_minutes, args.long_fps)
+    run(args.report, args.clips, args.frames, args.rounds, args.long_minutes, args.long_fps)
 
 
 if __name__ == "__main__":

@@ -271,12 +271,11 @@ class RunLog:
     def plot(self, history: list[dict]) -> None:
         if not self.enabled or not history:
             return
-        import matplotlib
+        # A bare Figure, not pyplot: no GUI backend chosen for the caller's process, nothing to close.
+        from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
-
-        fig, loss_axis = plt.subplots(figsize=(7, 4))
+        fig = Figure(figsize=(7, 4))
+        loss_axis = fig.subplots()
         loss_axis.plot([h["epoch"] for h in history], [h["loss"] for h in history], color="tab:blue", label="train loss")
         loss_axis.set_xlabel("epoch")
         loss_axis.set_ylabel("train loss", color="tab:blue")
@@ -286,7 +285,6 @@ class RunLog:
         bleu_axis.set_ylabel("dev BLEU-4", color="tab:red")
         fig.tight_layout()
         atomic_write(self.path.with_name("training.png"), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-        plt.close(fig)
 
 
 # --- the loop ---------------------------------------------------------------------------------------

@@ -111,6 +111,7 @@ def test_run_folder_and_evaluate(tiny_corpus, tmp_path):
     for name in ("config.json", "model.safetensors", "tokenizer.json", "glosses.txt", "metrics.json", "log.jsonl",
                  "training.png", "dev.hypotheses.tsv", "test.hypotheses.tsv", "resume/latest"):  # fmt: skip
         assert (run / name).is_file(), name
+    assert (run / "training.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["input"] == "gloss" and config["optim"]["epochs"] == 1
     (run / "test.hypotheses.tsv").unlink()
