@@ -1,6 +1,6 @@
 # Two commands for a new user: `make demo` and `make test`. Both create the virtual environment
 # and install the pinned dependencies first, so nothing needs to be installed by hand. `make bench`
-# adds the benchmarks' extras and rewrites BENCHMARKS.md (about half an hour on 2 cores).
+# adds the benchmarks' extras and rewrites BENCHMARKS.md (about 40 minutes on 2 cores).
 VENV := .venv
 PY := $(VENV)/bin/python
 SLT := $(VENV)/bin/slt

@@ -1,6 +1,6 @@
 """Every benchmark in one run, each rewriting its own section of BENCHMARKS.md (what `make bench` runs).
 
-    python -m bench                      # the full suite, about half an hour on 2 cores
+    python -m bench                      # the full suite, about 40 minutes on 2 cores
     python -m bench --quick              # tiny sizes: checks that everything runs, numbers meaningless
     python -m bench --only translate     # some of: preprocess, data, training, translate
 

@@ -3,7 +3,8 @@
 For each size N: the first N training clips of the built-in toy corpus, a fresh model (stage 1:
 `configs/stage1_cpu.yaml`; stage 2: that run's encoder, frozen, an MLP adapter and a made seq2seq LLM with
 LoRA), its packed dataset and bucketed loader, and one timed epoch of forward, backward and AdamW steps,
-loading included, after one untimed warm-up step. The time should grow linearly with N. Then the
+loading included, after one untimed warm-up step; every size twice, the sizes forwards then backwards,
+averaged. The time should grow linearly with N. Then the
 pyinstrument profiles of the shared stage-1 and stage-2 runs (`bench.workspace`: one epoch each, then
 evaluation by beam search) show where a training run's time goes. Results go to BENCHMARKS.md, section
 "## Training".
@@ -78,8 +79,14 @@ def run(report: Path, workspace: Workspace, sizes: list[int]) -> None:
     threads = torch.get_num_threads()
     rows, per_clip = [], {}
     for stage in (1, 2):
+        # Every size twice, the sizes forwards then backwards, so that neither a busy spell of a shared
+        # machine nor this process warming up (allocator, caches) falls on some sizes only.
+        measured = {clips: [] for clips in sizes}
+        for clips in sizes + sizes[::-1]:
+            measured[clips].append(epoch_time(workspace, stage, clips))
         for clips in sizes:
-            packing, seconds = epoch_time(workspace, stage, clips)
+            (packing, first), (_, second) = measured[clips]  # the second epoch reads the packed cache
+            seconds = (first + second) / 2
             per_clip.setdefault(stage, seconds / clips)
             growth = seconds / clips / per_clip[stage]
             rows.append(f"| {stage} | {clips} | {threads} | {packing:.1f} | {seconds:.1f} | {clips / seconds:.1f} | {growth:.2f} |")
@@ -100,7 +107,8 @@ def run(report: Path, workspace: Workspace, sizes: list[int]) -> None:
 threads; load average {load_before:.1f} before, {load():.1f} after. For each size: the first N training
 clips of the built-in toy corpus (`slt synth`), a fresh model, its packed dataset and bucketed loader
 (batch {config.optim.batch_size}, augmentation on), and one timed epoch of forward, backward and AdamW steps,
-loading included, after one untimed warm-up step. Stage 1: `configs/stage1_cpu.yaml` (Light-T
+loading included, after one untimed warm-up step; every size twice (the sizes forwards, then backwards),
+the epoch time the mean of the two. Stage 1: `configs/stage1_cpu.yaml` (Light-T
 {config.model.preset}, ST-GCN channels {list(config.model.encoder.channels)}, {config.model.encoder.downsample}x
 downsampling). Stage 2: that encoder frozen, an MLP adapter, and an LLM made by `slt make-llm --arch seq2seq`
 (as `make demo`) with LoRA. Issue 7 asks for the epoch time to grow linearly with the data: the last column
