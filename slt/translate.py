@@ -124,12 +124,13 @@ def clips_read_in_child(inputs: list[str]) -> Iterator[Callable[[], list[ClipOut
     def outcomes() -> list[ClipOutcome]:
         try:
             return receiver.recv()
-        except EOFError:
+        except EOFError:  # the child died before sending: MediaPipe crashed on one of the inputs
             child.join()
-            raise ValueError(
-                f"MediaPipe's extraction crashed (exit code {child.exitcode}); "
-                "translate the inputs one at a time to find the one at fault"
-            ) from None
+            reason = (
+                f"the extraction crashed (exit code {child.exitcode}) on this input or another one; "
+                "translate them one at a time to find the one at fault"
+            )
+            return [(None, reason, 0.0)] * len(inputs)
 
     try:
         yield outcomes
