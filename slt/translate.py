@@ -145,7 +145,8 @@ def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | No
     and the run-wide timings in seconds: `total`, and model loading and each stage summed over the
     inputs; extraction runs alongside model loading, so the parts add up to more than the total)."""
     start = time.perf_counter()
-    if not (Path(run_dir) / "config.json").is_file():  # before any extraction starts
+    # `load_run` would say this too, but only after importing torch; this way, before the child starts.
+    if not (Path(run_dir) / "config.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
     results = [Translation(str(path)) for path in inputs]
     with clips_read_in_child([result.input for result in results]) as outcomes:
