@@ -18,6 +18,10 @@ from typing import Any
 import psutil
 
 
+# The real signing clip (../shared/testdata/signing/README.md); SLT_TEST_DATA overrides where, as in the tests.
+SIGNING_CLIP = Path(os.environ.get("SLT_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "testdata")) / "signing" / "webcam_signer.mp4"
+
+
 def cpu_model() -> str:
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():

@@ -8,8 +8,10 @@ In one run, on the same synthetic clips (jittered real photographs, so MediaPipe
 the three in turn, `--rounds` times, so that a busy spell of a shared machine does not fall on one of them
 alone; each figure is the median over the rounds (the mean for two);
 then the peak resident memory of `slt preprocess` (main process plus workers, sampled) on a synthetic
-long video, next to a video a tenth as long: streaming means the two peaks are about the same; and a
-pyinstrument profile of extracting one clip. Results go to BENCHMARKS.md, section "## Preprocessing".
+long video, next to a video a tenth as long: streaming means the two peaks are about the same; a
+pyinstrument profile of extracting one clip; and MediaPipe's own profile of the graph's stages (models,
+frame crops) on one clip and on the real signing clip, whose hands are found. Results go to BENCHMARKS.md,
+section "## Preprocessing".
 
     python -m bench.preprocess [--clips 16] [--frames 100] [--rounds 2] [--long-minutes 10] [--long-fps 2]
 """
@@ -30,7 +32,7 @@ import matplotlib
 import numpy as np
 from skimage import data
 
-from bench.measure import code_block, cores, cpu_model, load, profiled, run_measured, slt_command
+from bench.measure import SIGNING_CLIP, code_block, cores, cpu_model, load, profiled, run_measured, slt_command
 from bench.report import write_section
 from slt.keypoints.frames import ClipSource, FrameReader
 
@@ -93,6 +95,57 @@ def one_core() -> Iterator[None]:
         os.sched_setaffinity(0, cores)
 
 
+# What each of the graph's calculators does, by (subgraph, calculator): its name ends with both.
+STAGES = {
+    ("poselandmarkbyroicpu", "InferenceCalculator"): "pose landmark model",
+    ("handlandmarkcpu", "InferenceCalculator"): "hand landmark model, both hands",
+    ("handrecropbyroicpu", "InferenceCalculator"): "hand re-crop model, both hands",
+    ("posedetectioncpu", "InferenceCalculator"): "pose detection model (when tracking is lost)",
+}
+CROPPING = "cutting and scaling the frame's regions for each model"
+OTHERS = "the other calculators (regions, smoothing, conversions)"
+
+
+def graph_profile(video: Path) -> dict[str, float]:
+    """Milliseconds per frame that slt's Holistic graph spends in each stage of `STAGES` extracting
+    `video`, as MediaPipe's own profiler measures them."""
+    from mediapipe.framework.calculator_profile_pb2 import GraphProfile
+
+    from slt.keypoints.extract import HolisticGraph
+
+    with tempfile.TemporaryDirectory() as trace_dir:
+        graph = HolisticGraph(face=False, model_complexity=1, trace_dir=Path(trace_dir))
+        frames = len(graph.landmarks(FrameReader(ClipSource(video))))
+        graph.close()
+        # The profiler writes what it measured since its last write, to a few files in turn.
+        profiles = [GraphProfile.FromString(path.read_bytes()) for path in Path(trace_dir).glob("*.binarypb")]
+    micros, runs = dict.fromkeys([*STAGES.values(), CROPPING, OTHERS], 0), 0
+    for calculator in (c for profile in profiles for c in profile.calculator_profiles):
+        *_, subgraph, kind = calculator.name.split("__")
+        stage = STAGES.get((subgraph, kind), CROPPING if kind == "ImageToTensorCalculator" else OTHERS)
+        micros[stage] += calculator.process_runtime.total
+        if stage == STAGES[("poselandmarkbyroicpu", "InferenceCalculator")]:
+            runs += sum(calculator.process_runtime.count)
+    if runs != frames:
+        raise SystemExit(f"MediaPipe's profile covers {runs} of the {frames} frames of {video}")
+    return {stage: total / 1000 / frames for stage, total in micros.items()}
+
+
+def stage_table(profiles: dict[str, dict[str, float]]) -> str:
+    """A Markdown table of `graph_profile`s, one column per clip."""
+    clips = list(profiles)
+    lines = [f"| stage | {' | '.join(clips)} |", "|---|" + "---:|" * len(clips)]
+    for stage in profiles[clips[0]]:
+        lines.append(f"| {stage} | {' | '.join(f'{profiles[clip][stage]:.1f}' for clip in clips)} |")
+    lines.append(f"| **all** | {' | '.join(f'**{sum(profiles[clip].values()):.1f}**' for clip in clips)} |")
+    return "\n".join(lines)
+
+
+def model_share(profiles: dict[str, dict[str, float]]) -> float:
+    """The smallest share of a frame's time that `graph_profile`s give to the models."""
+    return min(sum(stages[stage] for stage in STAGES.values()) / sum(stages.values()) for stages in profiles.values())
+
+
 def timed(fn) -> tuple[float, float, int]:
     """(wall seconds, cores kept busy = CPU time / wall time, fn's result)."""
     start, cpu = time.perf_counter(), time.process_time()
@@ -142,6 +195,9 @@ def run(
                 extractor(videos[0])
 
         _, profile = profiled(extract_one)
+        inside = {"a clip above (320x320, no hand found)": graph_profile(videos[0])}
+        if SIGNING_CLIP.is_file():
+            inside["the real signing clip (540x720, both hands)"] = graph_profile(SIGNING_CLIP)
 
         long_frames = round(long_minutes * 60 * long_fps)
         peaks = {}
@@ -202,6 +258,14 @@ Where the time goes, one clip ({frames} frames) extracted in this process by `Ho
 (pyinstrument; MediaPipe's C++ graph appears as `process`):
 
 {code_block(profile)}
+
+Inside the graph, as MediaPipe's own profiler measures its calculators (`HolisticGraph(trace_dir=...)`),
+in milliseconds of a core per frame (the graph's threads run some of them at the same time):
+
+{stage_table(inside)}
+
+The four models take {model_share(inside):.0%} of it{" in each clip" if len(inside) > 1 else ""}: a frame costs what MediaPipe's networks cost,
+and the hand models run wherever the pose places a hand, whether one is then found or not.
 """
     write_section(report, SECTION, text)
     print(text)

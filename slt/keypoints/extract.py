@@ -3,7 +3,7 @@
 Only `model_complexity=1` is supported: its pose model is the one whose weights ship inside the
 mediapipe wheel, so extraction never downloads anything. The legacy graph stamps the i-th frame it is
 given at i x 33,333 µs, so timestamps come from the frame index, never from the container; the graph
-is reset before every clip, which makes each clip's landmarks depend only on its own frames: the same
+is reset between clips, which makes each clip's landmarks depend only on its own frames: the same
 clip gives the same numbers whatever was processed before it.
 
 With `threads` > 1, a long clip is cut into that many stretches, each extracted by a graph of its own in
@@ -140,9 +140,14 @@ class HolisticExtractor:
 
 
 class HolisticGraph:
-    """One MediaPipe Holistic graph (without `face`, minus its face branch) and the settings it was made with."""
+    """One MediaPipe Holistic graph (without `face`, minus its face branch) and the settings it was made with.
 
-    def __init__(self, face: bool, model_complexity: int):
+    With `trace_dir`, MediaPipe's own profiler records how long each of the graph's calculators (models,
+    image crops...) runs and writes it there as `GraphProfile` protos (read by `bench.preprocess`): for one
+    clip only, as MediaPipe's tracer stalls a graph that has been reset.
+    """
+
+    def __init__(self, face: bool, model_complexity: int, trace_dir: Path | None = None):
         self.parts = schema.DEFAULT_PARTS + (("face",) if face else ())
         self.settings = {
             "model_complexity": model_complexity,
@@ -161,9 +166,17 @@ class HolisticGraph:
         }
         if face:
             side_inputs["refine_face_landmarks"] = self.settings["refine_face_landmarks"]
+        graph = holistic_graph(face)
+        if trace_dir is not None:
+            profiler = graph.profiler_config
+            profiler.enable_profiler = profiler.trace_enabled = True
+            profiler.trace_log_path = f"{trace_dir}/"  # MediaPipe appends file names to it
+            # It writes every 0.5 s, to a new file every 5 s, and reuses the files in turn: keep 1,000 of them
+            # (83 minutes; the default, 2, would lose the beginning of any clip longer than 10 s).
+            profiler.trace_log_count = 1000
         pose = "poselandmarkcpu__"
         self._holistic = SolutionBase(
-            graph_config=holistic_graph(face),
+            graph_config=graph,
             side_inputs=side_inputs,
             calculator_params={
                 f"{pose}posedetectioncpu__TensorsToDetectionsCalculator.min_score_thresh": self.settings[
@@ -177,12 +190,15 @@ class HolisticGraph:
         )
         self._sizes = schema.part_sizes(self.parts)
         self.joints = sum(self._sizes.values())
+        self._tracking = False  # whether the graph holds state from frames it was given
 
     def landmarks(self, reader: FrameReader, on_frame: Callable[[], None] | None = None) -> np.ndarray:
         """`[T, J, 3]` landmarks of every frame `reader` yields, tracked from the first frame on."""
-        self._holistic.reset()  # no tracking state from the previous clip
+        if self._tracking:
+            self._holistic.reset()  # no tracking state from the previous clip
         frames = []
         for frame in reader:
+            self._tracking = True
             frames.append(self._landmarks(self._holistic.process(frame)))
             if on_frame:
                 on_frame()
