@@ -190,15 +190,15 @@ class HolisticGraph:
         )
         self._sizes = schema.part_sizes(self.parts)
         self.joints = sum(self._sizes.values())
-        self._tracking = False  # whether the graph holds state from frames it was given
+        self._tracking = False  # whether the graph may hold state from a clip it was given
 
     def landmarks(self, reader: FrameReader, on_frame: Callable[[], None] | None = None) -> np.ndarray:
         """`[T, J, 3]` landmarks of every frame `reader` yields, tracked from the first frame on."""
         if self._tracking:
             self._holistic.reset()  # no tracking state from the previous clip
+        self._tracking = True
         frames = []
         for frame in reader:
-            self._tracking = True
             frames.append(self._landmarks(self._holistic.process(frame)))
             if on_frame:
                 on_frame()
