@@ -240,7 +240,7 @@ short) next to one a tenth as long. Targets: `slt preprocess` >= 1.8x the sequen
 
 **Memory:** {"target met" if max(peaks.values()) < 2**30 else "target missed"}. The peak barely moves
 with a 10x longer video: frames are decoded one at a time and only the landmarks (75 x 3 float32 per
-frame, 13 MiB for 15,000 frames) are kept; about 150 MiB of it is the main process's imports, the rest
+frame, 13 MiB for 15,000 frames) are kept; about 100 MiB of it is the main process's imports, the rest
 the MediaPipe worker.
 
 **Speed:** {verdict(slt / loop, 1.8)} against the sequential loop, {verdict(slt / (n * ceiling), 0.9)} against

@@ -221,7 +221,7 @@ def preprocess(
     Example: slt preprocess videos/ --out keypoints/ --workers 4
     On a Ray cluster: slt preprocess /shared/videos/ --out /shared/keypoints/ --ray auto
     """
-    from slt.keypoints.extract import check_model_complexity
+    from slt.keypoints.schema import check_model_complexity
     from slt.preprocess.extract_batch import plan_jobs, run_batch
 
     if not fps > 0:

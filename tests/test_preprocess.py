@@ -123,6 +123,27 @@ def test_segments_cut_named_clips_from_a_video(media, tmp_path):
     assert kp.info["segment"] == {"start": 0.2, "end": 0.6} and kp.info["source"] == "videos/photos.mp4"
 
 
+def test_only_the_workers_import_mediapipe(media, tmp_path):
+    """The main process plans, shows progress and writes the manifest: MediaPipe (a second or so of imports
+    before any worker could start) is loaded by the workers alone."""
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from slt.cli import app\n"
+        "if __name__ == '__main__':\n"
+        "    result = CliRunner().invoke(app, sys.argv[1:])\n"
+        "    assert result.exit_code == 0, result.output\n"
+        "    print('mediapipe' in sys.modules)\n"
+    )
+    (tmp_path / "main.py").write_text(script)
+    out = tmp_path / "out"
+    args = ["preprocess", str(media / "videos" / "photos.mp4"), "--out", str(out), "--workers", "1"]
+    result = subprocess.run([sys.executable, tmp_path / "main.py", *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "False"
+    assert read_parquet(out / "photos.parquet").detection_rates()["pose"] > 0.9
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

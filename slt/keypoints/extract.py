@@ -33,7 +33,6 @@ from slt.keypoints.frames import ClipSource, FrameReader, UnreadableClip
 from slt.keypoints.io import Keypoints
 
 EXTRACTOR = "mediapipe-holistic"
-SUPPORTED_MODEL_COMPLEXITY = 1
 # A stretch shorter than this (2 s at 25 fps) would spend too much of its time starting and detecting.
 MIN_STRETCH_FRAMES = 50
 HOLISTIC_GRAPH = Path(mp.__file__).parent / "modules" / "holistic_landmark" / "holistic_landmark_cpu.binarypb"
@@ -61,14 +60,6 @@ def holistic_graph(face: bool) -> CalculatorGraphConfig:
     return graph
 
 
-def check_model_complexity(model_complexity: int) -> None:
-    if model_complexity != SUPPORTED_MODEL_COMPLEXITY:
-        raise ValueError(
-            f"model complexity {model_complexity} is not supported: only {SUPPORTED_MODEL_COMPLEXITY} works offline "
-            "(mediapipe 0.10.21 ships only its weights; 0 and 2 would be downloaded at run time)"
-        )
-
-
 class HolisticExtractor:
     """MediaPipe Holistic that turns clips into `Keypoints`, one clip after another.
 
@@ -77,8 +68,8 @@ class HolisticExtractor:
     per graph, at the same time (see the module docstring).
     """
 
-    def __init__(self, face: bool = False, model_complexity: int = SUPPORTED_MODEL_COMPLEXITY, threads: int = 1):
-        check_model_complexity(model_complexity)
+    def __init__(self, face: bool = False, model_complexity: int = schema.SUPPORTED_MODEL_COMPLEXITY, threads: int = 1):
+        schema.check_model_complexity(model_complexity)
         # The other graphs are made when a clip first needs them (each takes ~0.5 s and ~150 MB).
         self._graphs = [HolisticGraph(face, model_complexity)] + [None] * (threads - 1)
         self.parts, self.settings = self._graphs[0].parts, self._graphs[0].settings

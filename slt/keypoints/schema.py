@@ -59,6 +59,10 @@ POSE_WRIST = {"left_hand": POSE.index("left_wrist"), "right_hand": POSE.index("r
 COLUMNS = ("frame", "type", "landmark_index", "x", "y", "z")
 METADATA_KEY = b"slt"
 
+# MediaPipe Holistic's pose model size: only 1 has its weights inside the mediapipe wheel. Checked here,
+# without importing MediaPipe, so that `slt preprocess` can refuse another before it starts any worker.
+SUPPORTED_MODEL_COMPLEXITY = 1
+
 
 def check_parts(parts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """Return `parts` in canonical order, raising ValueError on an unknown or repeated name."""
@@ -68,6 +72,14 @@ def check_parts(parts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if len(set(parts)) != len(parts):
         raise ValueError(f"landmark parts repeated in {list(parts)}")
     return tuple(p for p in PARTS if p in parts)
+
+
+def check_model_complexity(model_complexity: int) -> None:
+    if model_complexity != SUPPORTED_MODEL_COMPLEXITY:
+        raise ValueError(
+            f"model complexity {model_complexity} is not supported: only {SUPPORTED_MODEL_COMPLEXITY} works offline "
+            "(mediapipe 0.10.21 ships only its weights; 0 and 2 would be downloaded at run time)"
+        )
 
 
 def part_sizes(parts: tuple[str, ...]) -> dict[str, int]:
