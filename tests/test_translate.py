@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import photo_frames, write_video
+from conftest import photo_frames, run_slt, write_video
 from slt import stage2
 from slt.cli import app
 from slt.config import resolve
@@ -43,6 +43,16 @@ def test_parquet_files(run_name, request, tiny_corpus):
     result = slt("translate", *files, "--model", run)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [f"{file}: {expected[name]}" for file, name in zip(files, sorted(expected))]
+
+
+def test_a_fresh_process_prints_the_sentence_alone(stage2_run, tiny_corpus):
+    """As a user runs it: the translation on stdout, nothing on stderr (no library progress bar or warning)."""
+    clip = sorted((tiny_corpus / "keypoints" / "test").glob("*.parquet"))[0]
+    hypotheses = {row["name"]: row["hypothesis"] for row in csv.DictReader((stage2_run / "test.hypotheses.tsv").open(), delimiter="\t")}
+    result = run_slt("translate", str(clip), "--model", str(stage2_run))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout == hypotheses[f"test/{clip.stem}"] + "\n"
 
 
 def test_video_and_frame_folder_with_json_timings(stage2_run, photo_video, tmp_path):

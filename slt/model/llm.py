@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -43,6 +44,10 @@ LIGHT_T_PRESETS = {
 
 FINETUNE_MODES = ("lora", "full", "frozen")
 CONFIG_NAME = "visual_lm.json"
+
+# peft asks every model it wraps whether gradient checkpointing is on through a method transformers 5
+# deprecated: a warning for peft's authors that would otherwise reach every user of a LoRA run.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 class LLMUnavailableError(OSError):
