@@ -55,10 +55,15 @@ def translate_measured(video: Path, run: Path) -> tuple[Measured, dict]:
 
 def floor_commands(run: Path) -> list[list[str]]:
     """What `slt translate` must do before it can translate anything, as fresh processes: import torch,
-    transformers and peft (nothing of slt); load the run (`load_run`: slt's imports and the model)."""
+    transformers and peft (nothing of slt); load the run (`load_run`: slt's imports and the model). Both
+    with the garbage collector paused and their objects frozen, as `slt translate` loads its run."""
     return [
-        [sys.executable, "-c", "import torch, transformers.modeling_utils, peft"],
-        [sys.executable, "-c", f"from slt.translate import load_run; load_run({str(run)!r})"],
+        [sys.executable, "-c", "import gc; gc.disable(); import torch, transformers.modeling_utils, peft; gc.freeze()"],
+        [
+            sys.executable,
+            "-c",
+            f"from slt.translate import collector_paused, load_run\nwith collector_paused(): load_run({str(run)!r})",
+        ],
     ]
 
 
@@ -102,8 +107,8 @@ beam {json.loads((model / "config.json").read_text())["eval"]["num_beams"]}), on
 | encoder | {parts["encoder"]:.2f} |
 | generation | {parts["generation"]:.2f} |
 | **end to end** (target < {SECONDS:g}) | **{warm.seconds:.2f}** |
-| for reference, a process that only imports torch, transformers and peft (no slt) | {imports:.2f} |
-| for reference, a process that only loads the run (`load_run`: slt's imports and the model) | {loading:.2f} |
+| for reference, a process that only imports torch, transformers and peft (no slt; garbage collector paused) | {imports:.2f} |
+| for reference, a process that only loads the run (`load_run` in `collector_paused`, as `slt translate` does) | {loading:.2f} |
 
 **Latency: target {verdict}.** The clip is extracted in a child process while the command imports torch
 and transformers and loads the model; the extraction cuts the clip into {threads} stretches extracted at
@@ -112,8 +117,8 @@ sharing the cores with the imports). Both are CPU work: the command used {warm.c
 {warm.seconds:.1f} s ({warm.cpu_seconds / warm.seconds:.2f} of its {threads} cores busy), importing torch, transformers and MediaPipe
 and running Holistic, which needs about 50 ms of a core per frame of signing (Preprocessing section). With
 more cores, extraction and imports no longer compete, and the latency falls towards that of a process that
-only loads the run: {loading:.1f} s here, in one thread whatever the cores, {imports:.1f} s of it
-importing torch, transformers and peft before slt runs a line{"; on this CPU that alone is over the target" if imports >= SECONDS else ""}.
+only loads the run: {loading:.1f} s here, in one thread whatever the cores; importing torch, transformers
+and peft alone, before slt runs a line, takes {imports:.1f} s{"; on this CPU that alone is over the target" if imports >= SECONDS else ""}.
 More clips in one command share the start-up and the model loading.
 
 Output: "{json.loads(warm.stdout)["translations"][0]["text"]}". Peak resident memory of that command:

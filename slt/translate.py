@@ -14,6 +14,7 @@ torch is imported inside `translate`, not here, so that the child process does n
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
@@ -140,6 +141,23 @@ def clips_read_in_child(inputs: list[str]) -> Iterator[Callable[[], list[ClipOut
         receiver.close()
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's garbage collector, then move every object alive out of its sight (`gc.freeze`).
+
+    For loading the model: torch, transformers and the model make millions of objects that live until the
+    process exits, which every full collection would walk again, the interpreter's own at exit included
+    (measured on 2 cores: loading 0.3-1.1 s faster, exit 1.2 s -> 0.2 s). The ~20,000 objects of cyclic
+    garbage that loading leaves behind are frozen with the rest, once per process.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | None = None) -> tuple[list[Translation], dict]:
     """Translate every input with the run in `run_dir`; returns (one `Translation` per input, in order,
     and the run-wide timings in seconds: `total`, and model loading and each stage summed over the
@@ -150,7 +168,8 @@ def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | No
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
     results = [Translation(str(path)) for path in inputs]
     with clips_read_in_child([result.input for result in results]) as outcomes:
-        model, config = load_run(run_dir)
+        with collector_paused():
+            model, config = load_run(run_dir)
         loaded = time.perf_counter()
         clips = []
         for result, (kp, error, seconds) in zip(results, outcomes()):

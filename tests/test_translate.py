@@ -4,6 +4,7 @@ with a stage-2 and a stage-1 run; inputs that cannot be used get their own error
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import multiprocessing
 import os
@@ -42,6 +43,7 @@ def test_parquet_files(run_name, request, tiny_corpus):
     files = [tiny_corpus / "keypoints" / f"{name}.parquet" for name in sorted(expected)]
     result = slt("translate", *files, "--model", run)
     assert result.exit_code == 0, result.output
+    assert gc.isenabled()  # paused while the model loaded
     assert result.stdout.splitlines() == [f"{file}: {expected[name]}" for file, name in zip(files, sorted(expected))]
 
 
@@ -119,3 +121,4 @@ def test_a_run_that_cannot_load_is_one_error_line_and_leaves_no_child(photo_vide
     result = slt("translate", photo_video, "--model", tmp_path)
     assert result.exit_code == 1 and result.stderr.startswith("error: cannot use the model")
     assert multiprocessing.active_children() == []
+    assert gc.isenabled()  # paused while the model loaded, whether it loaded or not
