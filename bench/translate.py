@@ -56,13 +56,14 @@ def translate_measured(video: Path, run: Path) -> tuple[Measured, dict]:
 def floor_commands(run: Path) -> list[list[str]]:
     """What `slt translate` must do before it can translate anything, as fresh processes: import torch,
     transformers and peft (nothing of slt); load the run (`load_run`: slt's imports and the model). Both
-    with the garbage collector paused and their objects frozen, as `slt translate` loads its run."""
+    with the garbage collector paused and their objects frozen before exit, as in `slt translate`."""
     return [
         [sys.executable, "-c", "import gc; gc.disable(); import torch, transformers.modeling_utils, peft; gc.freeze()"],
         [
             sys.executable,
             "-c",
-            f"from slt.translate import collector_paused, load_run\nwith collector_paused(): load_run({str(run)!r})",
+            f"import gc\nfrom slt.translate import collector_paused, load_run\n"
+            f"with collector_paused(): load_run({str(run)!r})\ngc.freeze()",
         ],
     ]
 
