@@ -18,6 +18,8 @@ import json
 import os
 import socket
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -44,10 +46,6 @@ LIGHT_T_PRESETS = {
 
 FINETUNE_MODES = ("lora", "full", "frozen")
 CONFIG_NAME = "visual_lm.json"
-
-# peft asks every model it wraps whether gradient checkpointing is on through a method transformers 5
-# deprecated: a warning for peft's authors that would otherwise reach every user of a LoRA run.
-warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 class LLMUnavailableError(OSError):
@@ -173,7 +171,8 @@ class VisualLM(nn.Module):
             if finetune == "lora":
                 from peft import PeftModel
 
-                model = PeftModel.from_pretrained(model, directory)
+                with _peft_quietly():
+                    model = PeftModel.from_pretrained(model, directory)
         else:
             model, _ = _load_hf(str(directory))
         return cls(model, tokenizer, prompt=prompt, source=source)
@@ -230,11 +229,21 @@ def load_llm(
         known = model.config.model_type in TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
         targets = lora_targets or (None if known else "all-linear")
         config = LoraConfig(r=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=targets)
-        model = get_peft_model(model, config)
+        with _peft_quietly():
+            model = get_peft_model(model, config)
         source.update(lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout)
     else:
         model.requires_grad_(finetune == "full")
     return VisualLM(model, tokenizer, prompt=prompt, source=source)
+
+
+@contextmanager
+def _peft_quietly() -> Iterator[None]:
+    """peft asks every model it wraps whether gradient checkpointing is on through a method transformers 5
+    deprecated: a warning meant for peft's authors that would otherwise reach every user of a LoRA run."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
 
 
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
