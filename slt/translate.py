@@ -212,11 +212,7 @@ def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | No
 
 def load_run(run_dir: str | Path):
     """(model, config) of a run that reads clips (torch and transformers are imported here)."""
-    from transformers.utils import logging as transformers_logging
-
     from slt.stage1 import load_model
-
-    transformers_logging.disable_progress_bar()  # "Loading weights" would come before every translation
 
     model, config = load_model(run_dir)
     if config.model.input != "keypoints":

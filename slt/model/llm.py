@@ -35,6 +35,7 @@ from transformers import (
     BartForConditionalGeneration,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import logging as transformers_logging
 
 # Light-T sizes from the paper's Table 7: (layers per side, heads, d_model, feed-forward).
 LIGHT_T_PRESETS = {
@@ -166,15 +167,15 @@ class VisualLM(nn.Module):
         prompt = source.pop("prompt", "")
         tokenizer = AutoTokenizer.from_pretrained(directory)
         finetune = source.get("finetune")
-        if finetune in ("lora", "frozen"):
-            model, _ = _load_hf(source["base"])
-            if finetune == "lora":
-                from peft import PeftModel
+        with _quietly():
+            if finetune in ("lora", "frozen"):
+                model, _ = _load_hf(source["base"])
+                if finetune == "lora":
+                    from peft import PeftModel
 
-                with _peft_quietly():
                     model = PeftModel.from_pretrained(model, directory)
-        else:
-            model, _ = _load_hf(str(directory))
+            else:
+                model, _ = _load_hf(str(directory))
         return cls(model, tokenizer, prompt=prompt, source=source)
 
 
@@ -229,7 +230,7 @@ def load_llm(
         known = model.config.model_type in TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
         targets = lora_targets or (None if known else "all-linear")
         config = LoraConfig(r=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=targets)
-        with _peft_quietly():
+        with _quietly():
             model = get_peft_model(model, config)
         source.update(lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout)
     else:
@@ -238,12 +239,20 @@ def load_llm(
 
 
 @contextmanager
-def _peft_quietly() -> Iterator[None]:
-    """peft asks every model it wraps whether gradient checkpointing is on through a method transformers 5
-    deprecated: a warning meant for peft's authors that would otherwise reach every user of a LoRA run."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
-        yield
+def _quietly() -> Iterator[None]:
+    """Keep two messages meant for library authors from slt's users: the FutureWarning peft causes by asking
+    every model it wraps whether gradient checkpointing is on through a method transformers 5 deprecated,
+    and transformers' per-tensor "Loading weights" bar, which for a finished run would only come between the
+    results that `slt evaluate` and `slt translate` print."""
+    bar = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+            yield
+    finally:
+        if bar:
+            transformers_logging.enable_progress_bar()
 
 
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
