@@ -222,7 +222,9 @@ def as_source(clip: ClipSource | str | Path) -> ClipSource:
     return clip if isinstance(clip, ClipSource) else ClipSource(Path(clip))
 
 
-def extract(source: ClipSource | str | Path, face: bool = False, model_complexity: int = 1) -> Keypoints:
+def extract(
+    source: ClipSource | str | Path, face: bool = False, model_complexity: int = schema.SUPPORTED_MODEL_COMPLEXITY
+) -> Keypoints:
     """Extract one clip's landmarks with a fresh Holistic graph (for many clips keep a `HolisticExtractor`)."""
     with HolisticExtractor(face, model_complexity) as extractor:
         return extractor(source)

@@ -308,7 +308,7 @@ def run_batch(
     *,
     failures: list[tuple[str, str]] = (),
     face: bool = False,
-    model_complexity: int = 1,
+    model_complexity: int = schema.SUPPORTED_MODEL_COMPLEXITY,
     workers: int | None = None,
     overwrite: bool = False,
     ray: str | None = None,
