@@ -117,10 +117,10 @@ def graph_profile(video: Path) -> dict[str, float]:
         graph = HolisticGraph(face=False, model_complexity=1, trace_dir=Path(trace_dir))
         frames = len(graph.landmarks(FrameReader(ClipSource(video))))
         graph.close()
-        # The profiler writes what it measured since its last write, to a few files in turn.
-        profiles = [GraphProfile.FromString(path.read_bytes()) for path in Path(trace_dir).glob("*.binarypb")]
+        # The graph writes its whole profile once, when it closes, as the first of its numbered files.
+        profile = GraphProfile.FromString((Path(trace_dir) / "0.binarypb").read_bytes())
     micros, runs = dict.fromkeys([*STAGES.values(), CROPPING, OTHERS], 0), 0
-    for calculator in (c for profile in profiles for c in profile.calculator_profiles):
+    for calculator in profile.calculator_profiles:
         *_, subgraph, kind = calculator.name.split("__")
         stage = STAGES.get((subgraph, kind), CROPPING if kind == "ImageToTensorCalculator" else OTHERS)
         micros[stage] += calculator.process_runtime.total

@@ -134,8 +134,8 @@ class HolisticGraph:
     """One MediaPipe Holistic graph (without `face`, minus its face branch) and the settings it was made with.
 
     With `trace_dir`, MediaPipe's own profiler records how long each of the graph's calculators (models,
-    image crops...) runs and writes it there as `GraphProfile` protos (read by `bench.preprocess`): for one
-    clip only, as MediaPipe's tracer stalls a graph that has been reset.
+    image crops...) runs and writes it there as a `GraphProfile` proto when the graph closes (read by
+    `bench.preprocess`).
     """
 
     def __init__(self, face: bool, model_complexity: int, trace_dir: Path | None = None):
@@ -162,9 +162,10 @@ class HolisticGraph:
             profiler = graph.profiler_config
             profiler.enable_profiler = profiler.trace_enabled = True
             profiler.trace_log_path = f"{trace_dir}/"  # MediaPipe appends file names to it
-            # It writes every 0.5 s, to a new file every 5 s, and reuses the files in turn: keep 1,000 of them
-            # (83 minutes; the default, 2, would lose the beginning of any clip longer than 10 s).
-            profiler.trace_log_count = 1000
+            # One write, when the graph closes: MediaPipe's periodic writes (every 0.5 s by default) can lose a
+            # frame's timings, counted between copying its totals and resetting them, or dropped with a write
+            # it skips because the window's trace events were still in flight.
+            profiler.trace_log_interval_usec = -1
         pose = "poselandmarkcpu__"
         self._holistic = SolutionBase(
             graph_config=graph,
