@@ -34,6 +34,10 @@ def synth(
     from_table: list[Path] = typer.Option(
         None, metavar="FILE", help="Synthesize this gloss/text table (repeatable) instead of the toy language."
     ),
+    style: str = typer.Option(
+        None, help="clean (citation-form signs; the toy corpus's default) or realistic (coarticulation, signer habits, "
+        "per-clip framing, left-handed signers, noise; the default with --from-table)."
+    ),
 ):
     """Write the built-in example corpus: synthetic signers signing a toy sign language.
 
@@ -51,13 +55,14 @@ def synth(
             clips = [clip for path in from_table for clip in synthesis.table_clips(path, signers)]
         else:
             clips = synthesis.toy_clips(train, dev, test, signers, seed)
-        summary = synthesis.write_corpus(out, clips, seed=seed, progress=True)
+        style = style or ("realistic" if from_table else "clean")
+        summary = synthesis.write_corpus(out, clips, seed=seed, progress=True, style=style)
     except (OSError, ValueError) as e:
         raise fail(str(e))
     counts = ", ".join(f"{n} {split}" for split, n in summary.clips.items())
     typer.echo(
         f"wrote {counts} clips ({summary.frames / synthesis.FPS / 60:.1f} min at {synthesis.FPS:g} fps), "
-        f"{summary.signs} signs, {summary.signers} signers to {out} in {time.perf_counter() - start:.0f} s"
+        f"{summary.signs} signs, {summary.signers} signers ({summary.left_handed} left-handed) to {out} in {time.perf_counter() - start:.0f} s"
     )
 
 

@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,3 +172,63 @@ def test_bad_arguments_fail_with_one_line(tmp_path):
     for args in (["--train=-1"], ["--from-table", str(tmp_path / "missing.csv")]):
         result = CliRunner().invoke(app, ["synth", str(tmp_path / "out"), *args])
         assert result.exit_code == 1 and result.output.startswith("error: ") and result.output.count("\n") == 1
+
+
+# --- The realistic style (`--from-table`'s default) ------------------------------------------------
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+
+def realistic_corpus(out, clips_per_signer=6, signers=5):
+    motions = synth.sign_motions(synth.LEXICON)
+    one_handed = " ".join([g for g, m in sorted(motions.items()) if m.hands == "one" and m.movement != "hold"][:5])
+    clips = [
+        synth.Clip(f"train/s{s}-{i}", "text", "train", f"signer{s}", one_handed)
+        for s in range(signers) for i in range(clips_per_signer)
+    ]  # fmt: skip
+    return synth.write_corpus(out, clips, seed=3, style="realistic"), clips
+
+
+def test_realistic_style_has_a_left_handed_signer_whose_left_hand_signs(tmp_path):
+    summary, clips = realistic_corpus(tmp_path)
+    assert summary.left_handed == 1  # one in ten, and the 4th signer of 5: signer3
+    for clip in clips:
+        kp = read_parquet(tmp_path / "keypoints" / f"{clip.name}.parquet")
+        travel = {hand: np.nansum(np.linalg.norm(np.diff(kp.part(hand)[:, 0, :2], axis=0), axis=1)) for hand in ("left_hand", "right_hand")}
+        dominant = "left_hand" if clip.signer == "signer3" else "right_hand"
+        assert travel[dominant] > 1.5 * min(travel.values()), (clip.name, travel)
+
+
+def test_realistic_style_frames_each_clip_anew_and_clean_style_does_not(tmp_path):
+    def shoulder_widths(style):
+        clips = [synth.Clip(f"train/c{i}", "t", "train", "signer1", "RAIN SUN") for i in range(12)]
+        synth.write_corpus(tmp_path / style, clips, seed=1, style=style)
+        widths = []
+        for clip in clips:
+            pose = read_parquet(tmp_path / style / "keypoints" / f"{clip.name}.parquet").part("pose")
+            widths.append(np.median(np.linalg.norm(pose[:, 11, :2] - pose[:, 12, :2], axis=1)))
+        return np.std(widths) / np.mean(widths)
+
+    assert shoulder_widths("realistic") > 0.04 > shoulder_widths("clean")
+
+
+def test_realistic_style_renders_clips_as_long_as_real_signing(tmp_path):
+    """PHOENIX-2014T's clips average about 14.6 frames (25 fps) per gloss: 114 frames for 7.8 glosses."""
+    table = CORPORA / "PHOENIX-2014-T.dev.corpus.csv"
+    if not table.is_file():
+        pytest.skip(f"the published PHOENIX-2014T tables are not in {CORPORA}")
+    lines = table.read_text(encoding="utf-8").splitlines()[:101]
+    (tmp_path / "PHOENIX-2014-T.dev.corpus.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["synth", str(tmp_path / "out"), "--from-table", str(tmp_path / "PHOENIX-2014-T.dev.corpus.csv")])
+    assert result.exit_code == 0, result.output
+    frames = glosses = 0
+    for row in read_rows(tmp_path / "out"):
+        kp = read_parquet(tmp_path / "out" / "keypoints" / f"{row['name']}.parquet")
+        assert kp.info["style"] == "realistic"
+        frames, glosses = frames + kp.num_frames, glosses + len(row["gloss"].split())
+    assert 11 < frames / glosses < 18
+
+
+def test_unknown_style_is_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["synth", str(tmp_path / "out"), "--style", "gritty"])
+    assert result.exit_code == 1 and "unknown style 'gritty'" in result.output and result.output.count("\n") == 1

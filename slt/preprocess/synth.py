@@ -20,6 +20,7 @@ described in its own side's coordinates (the left hand mirrors x), so one model 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 from collections import Counter
@@ -590,6 +591,32 @@ def _elbow(shoulder: np.ndarray, wrist: np.ndarray, length: float, side: float) 
 
 
 @dataclass(frozen=True)
+class Style:
+    """How far a corpus departs from citation-form signing by one careful signer.
+
+    `clean` (the toy corpus's default): every sign is made as listed, with eased transitions between signs,
+    and signers differ only in size, framing, speed and jitter. `realistic` (`--from-table`'s default) adds
+    what makes real corpora hard for a recognizer: coarticulation (signs shortened and cross-faded into
+    their neighbours), per-signer habits (lax or biased handshapes, a shifted and scaled signing space,
+    turned palms, a wider range of speeds and body proportions), a camera framed anew for each clip
+    (distance, position, roll), left-handed signers, more landmark noise and more hand dropouts.
+    """
+
+    coarticulation: float = 0.0  # fraction of each sign cross-faded with its neighbour; signs shortened up to it
+    habits: float = 0.0  # scale of each signer's own biases (handshape, location, orientation, signing space)
+    framing: float = 0.0  # scale of the per-clip camera changes (distance, position, roll)
+    left_handed_every: int = 0  # the 4th, 14th, ... signer (in name order) is left-handed when 10; 0: none
+    noise: float = 1.0  # landmark jitter multiplier
+    dropouts: float = 1.0  # hand-dropout multiplier
+
+
+STYLES = {
+    "clean": Style(),
+    "realistic": Style(coarticulation=0.35, habits=1.0, framing=1.0, left_handed_every=10, noise=2.0, dropouts=2.5),
+}
+
+
+@dataclass(frozen=True)
 class Signer:
     """One synthetic person in front of one camera."""
 
@@ -604,40 +631,108 @@ class Signer:
     speed: float  # > 1 signs faster
     jitter: float  # landmark noise, in normalized image units
     dropouts: float  # expected hand-detection gaps per hand per clip
+    # Habits (realistic style; zero in the clean one): added to every hand state, in the dominant hand's terms.
+    left_handed: bool = False
+    flex_bias: tuple[float, ...] = (0.0,) * 5  # finger flexion offsets (thumb..pinky)
+    lax: float = 0.0  # pull of every flexion towards half-bent
+    location_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)  # body units
+    rotation_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)  # radians (yaw, pitch, roll)
+    space: float = 1.0  # size of the signing space: movement amplitude factor
 
     @classmethod
-    def random(cls, name: str, rng: np.random.Generator) -> Signer:
+    def random(cls, name: str, rng: np.random.Generator, style: Style = STYLES["clean"], left_handed: bool = False) -> Signer:
         width, height = [(1280, 720), (1920, 1080), (960, 720), (640, 480)][rng.integers(4)]
         shoulder = height * rng.uniform(0.28, 0.4)
-        return cls(
+        signer = cls(
             name, width, height,
             center=(width * rng.uniform(0.42, 0.58), height * rng.uniform(0.36, 0.45)),
             shoulder_width=float(shoulder), palm=float(rng.uniform(0.21, 0.26)), arm=float(rng.uniform(0.7, 0.8)),
             head=float(rng.uniform(0.9, 1.1)), speed=float(rng.uniform(0.85, 1.2)),
-            jitter=float(rng.uniform(0.001, 0.003)), dropouts=float(rng.uniform(0.2, 0.8)),
+            jitter=float(rng.uniform(0.001, 0.003)) * style.noise, dropouts=float(rng.uniform(0.2, 0.8)) * style.dropouts,
+            left_handed=left_handed,
         )  # fmt: skip
+        if not style.habits:  # drawn after the clean fields, so a clean corpus is the same as ever
+            return signer
+        h = style.habits
+        return dataclasses.replace(
+            signer,
+            palm=signer.palm * float(rng.uniform(1 - 0.15 * h, 1 + 0.15 * h)),
+            arm=signer.arm * float(rng.uniform(1 - 0.1 * h, 1 + 0.1 * h)),
+            speed=signer.speed * float(rng.uniform(1 - 0.15 * h, 1 + 0.15 * h)),
+            flex_bias=tuple(rng.normal(0.0, 0.12 * h, 5).round(4)),
+            lax=float(rng.uniform(0.0, 0.25 * h)),
+            location_bias=tuple(rng.normal(0.0, 0.08 * h, 3).round(4)),
+            rotation_bias=tuple(rng.normal(0.0, 0.15 * h, 3).round(4)),
+            space=float(rng.uniform(1 - 0.2 * h, 1 + 0.2 * h)),
+        )
+
+    def habitual(self, states: np.ndarray) -> np.ndarray:
+        """Hand states `[T, 2, 12]` as this signer makes them: biases added, the dominant hand on its side."""
+        if self.lax or any(self.flex_bias) or any(self.location_bias) or any(self.rotation_bias):
+            states = states.copy()
+            states[..., POS] += self.location_bias
+            states[..., ROT] += self.rotation_bias
+            flex = (1 - self.lax) * states[..., FLEX] + self.lax * 0.5 + np.asarray(self.flex_bias)
+            states[..., FLEX] = np.clip(flex, 0.0, 1.0)
+        # Each hand's state is in its own side's coordinates, so swapping the hands mirrors the signing.
+        return states[:, ::-1] if self.left_handed else states
 
 
-def perform(signs: list[SignMotion], signer: Signer, rng: np.random.Generator) -> np.ndarray:
-    """A clip of `signer` signing `signs` from rest to rest: `[T, 2, 12]` hand states per frame."""
+def perform(signs: list[SignMotion], signer: Signer, rng: np.random.Generator, style: Style = STYLES["clean"],
+            habits: np.random.Generator | None = None) -> np.ndarray:  # fmt: skip
+    """A clip of `signer` signing `signs` from rest to rest: `[T, 2, 12]` hand states per frame.
+
+    `habits` draws the realistic style's per-sign variation (shortening, cross-fade), apart from `rng`, so
+    that a clean clip is the same as ever.
+    """
 
     def rest() -> np.ndarray:
-        return np.tile(np.stack([REST, REST]), (int(rng.integers(3, 7)), 1, 1))
+        frames = int(rng.integers(3, 7)) + (int(habits.integers(5, 16)) if style.coarticulation else 0)
+        return np.tile(np.stack([REST, REST]), (frames, 1, 1))
 
     def sign(motion: SignMotion) -> np.ndarray:
-        n = max(5, round(motion.frames * rng.uniform(0.9, 1.1) / signer.speed))
-        return motion.states(n, amplitude=rng.uniform(0.85, 1.15), offset=rng.normal(0.0, 0.03, 3))
+        n = motion.frames * rng.uniform(0.9, 1.1) / signer.speed
+        if style.coarticulation:  # signs in running signing are shorter than citation forms
+            n *= habits.uniform(1 - style.coarticulation, 1.0)
+        amplitude = rng.uniform(0.85, 1.15) * signer.space
+        states = motion.states(max(5, round(n)), amplitude=amplitude, offset=rng.normal(0.0, 0.03, 3))
+        if style.coarticulation:  # the sign's final posture is held a moment (movement-hold phonology)
+            states = np.concatenate([states, np.repeat(states[-1:], habits.integers(2, 8), axis=0)])
+        return states
 
     segments = [rest()]
     for target in [*(sign(m) for m in signs), rest()]:
         steps = max(3, round(rng.integers(4, 7) / signer.speed))
+        if style.coarticulation:
+            # The end of the previous segment and the start of this one are made at once: a cross-fade
+            # over a share of both replaces the transition through the space between them.
+            previous = segments.pop()
+            overlap = min(len(previous) // 2, len(target) // 2, max(1, round(habits.uniform(0.5, 1.0) * style.coarticulation * len(target))))
+            w = np.linspace(0, 1, overlap + 2)[1:-1, None, None]
+            w = w * w * (3 - 2 * w)
+            segments += [previous[:-overlap], (1 - w) * previous[-overlap:] + w * target[:overlap], target[overlap:]]
+            continue
         w = np.linspace(0, 1, steps + 2)[1:-1, None, None]
         w = w * w * (3 - 2 * w)  # ease in and out of the transition
         segments += [(1 - w) * segments[-1][-1] + w * target[0], target]
-    return np.concatenate(segments)
+    return signer.habitual(np.concatenate(segments))
 
 
-def render_signer(states: np.ndarray, signer: Signer, rng: np.random.Generator) -> np.ndarray:
+@dataclass(frozen=True)
+class Camera:
+    """How one clip is framed, relative to the signer's usual framing."""
+
+    distance: float = 1.0  # > 1: the signer looks larger
+    shift: tuple[float, float] = (0.0, 0.0)  # of the shoulder midpoint, in image widths and heights
+    roll: float = 0.0  # radians
+
+    @classmethod
+    def random(cls, rng: np.random.Generator, style: Style) -> Camera:
+        f = style.framing
+        return cls(float(rng.uniform(1 - 0.15 * f, 1 + 0.15 * f)), tuple(rng.normal(0.0, 0.04 * f, 2)), float(rng.normal(0.0, 0.05 * f)))
+
+
+def render_signer(states: np.ndarray, signer: Signer, rng: np.random.Generator, camera: Camera = Camera()) -> np.ndarray:
     """Hand states `[T, 2, 12]` -> landmarks `[T, 75, 3]` (pose, left hand, right hand) in MediaPipe's
     normalized image coordinates, with jitter and hand-detection dropouts."""
     frames = len(states)
@@ -655,11 +750,16 @@ def render_signer(states: np.ndarray, signer: Signer, rng: np.random.Generator) 
     t = np.arange(frames) / FPS
     sway = 0.02 * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * t + rng.uniform(0, 2 * np.pi))
     body[:, :, 0] += sway[:, None]
+    if camera.roll:
+        c, s = np.cos(camera.roll), np.sin(camera.roll)
+        body[..., :2] = body[..., :2] @ np.array([[c, s], [-s, c]])
 
-    scale = signer.shoulder_width
+    scale = signer.shoulder_width * camera.distance
+    center_x = signer.center[0] + camera.shift[0] * signer.width
+    center_y = signer.center[1] + camera.shift[1] * signer.height
     points = np.empty_like(body)
-    points[..., 0] = (signer.center[0] + scale * body[..., 0]) / signer.width
-    points[..., 1] = (signer.center[1] + scale * body[..., 1]) / signer.height
+    points[..., 0] = (center_x + scale * body[..., 0]) / signer.width
+    points[..., 1] = (center_y + scale * body[..., 1]) / signer.height
     points[..., 2] = scale * body[..., 2] / signer.width
     slices = schema.part_slices(schema.DEFAULT_PARTS)
     for part in ("left_hand", "right_hand"):  # MediaPipe gives hand depth relative to the wrist
@@ -696,6 +796,7 @@ class Summary:
     signs: int
     signers: int
     frames: int
+    left_handed: int = 0  # signers
 
 
 def toy_clips(train: int, dev: int, test: int, signers: int, seed: int) -> list[Clip]:
@@ -758,28 +859,40 @@ def table_clips(path: str | Path, signers: int = 8) -> list[Clip]:
     return clips
 
 
-def write_corpus(out: str | Path, clips: list[Clip], seed: int = 0, progress: bool = False) -> Summary:
+def write_corpus(out: str | Path, clips: list[Clip], seed: int = 0, progress: bool = False, style: str = "clean") -> Summary:
     """Synthesize every clip into OUT/keypoints/<name>.parquet and write OUT/annotations.csv.
 
-    Each clip's randomness comes from (seed, clip number) and each signer's from (seed, signer name), so
-    the output is byte-identical for a seed.
+    `style` names one of `STYLES`. Each clip's randomness comes from (seed, clip number) and each signer's
+    from (seed, signer name), so the output is byte-identical for a seed.
     """
     out = Path(out)
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose one of {list(STYLES)}")
+    look = STYLES[style]
     twice = sorted(name for name, n in Counter(clip.name for clip in clips).items() if n > 1)
     if twice:
         raise ValueError(f"clip names occur more than once ({', '.join(twice[:3])}); give each clip its own name")
     motions = sign_motions(sign for clip in clips for sign in clip.gloss.split())
+    names = sorted({clip.signer for clip in clips})
     signers = {
-        name: Signer.random(name, np.random.default_rng([seed, 1, *hashlib.sha256(name.encode()).digest()[:8]]))
-        for name in sorted({clip.signer for clip in clips})
+        name: Signer.random(
+            name,
+            np.random.default_rng([seed, 1, *hashlib.sha256(name.encode()).digest()[:8]]),
+            look,
+            left_handed=bool(look.left_handed_every) and i % look.left_handed_every == 3,
+        )
+        for i, name in enumerate(names)
     }
     frames = 0
     for i, clip in enumerate(track(clips, description="synthesizing", disable=not progress)):
-        rng = np.random.default_rng([seed, 2, i])
+        rng, habits = np.random.default_rng([seed, 2, i]), np.random.default_rng([seed, 3, i])
         signer = signers[clip.signer]
-        states = perform([motions[s] for s in clip.gloss.split()], signer, rng)
+        states = perform([motions[s] for s in clip.gloss.split()], signer, rng, look, habits)
+        camera = Camera.random(habits, look) if look.framing else Camera()
         info = {"source": "synthetic", "generator": "slt synth", "seed": seed, "signer": clip.signer, "gloss": clip.gloss}
-        kp = Keypoints(render_signer(states, signer, rng), FPS, width=signer.width, height=signer.height, info=info)
+        if style != "clean":
+            info["style"] = style
+        kp = Keypoints(render_signer(states, signer, rng, camera), FPS, width=signer.width, height=signer.height, info=info)
         write_parquet(kp, out / "keypoints" / f"{clip.name}.parquet")
         frames += kp.num_frames
     table = io.StringIO()
@@ -788,4 +901,5 @@ def write_corpus(out: str | Path, clips: list[Clip], seed: int = 0, progress: bo
     writer.writerows((c.name, c.text, c.split, c.signer, c.gloss) for c in clips)
     atomic_write(out / "annotations.csv", lambda tmp: Path(tmp).write_text(table.getvalue(), encoding="utf-8"))
     counts = {split: sum(c.split == split for c in clips) for split in SPLITS}
-    return Summary(counts, len(motions), len(signers), frames)
+    left = sum(s.left_handed for s in signers.values())
+    return Summary(counts, len(motions), len(signers), frames, left)
