@@ -1,13 +1,16 @@
 """Visual encoders: the paper's "backbone + local temporal module", on keypoints instead of RGB frames.
 
 `KeypointEncoder` reads normalized keypoints `[B, T, J, C]`:
+0. with `stride` s > 1, each s consecutive frames are folded into one frame of s * C channels
+   (`[B, T / s, J, s * C]`): the graph blocks, the costly part, then run at 1/s of the frame rate
+   without losing a frame;
 1. backbone: ST-GCN blocks (Yan et al., AAAI 2018): a graph convolution over the skeleton, with the
    neighbours of each joint split into partitions (itself, towards the root, away from it) and a
    learnable correction of the adjacency (as in 2s-AGCN), then a temporal convolution; residual
    connections and BatchNorm throughout;
-2. the joints of each frame are projected to one "frame-wise" feature `[B, T, D]`;
-3. the local temporal module (Conv1d-BatchNorm-ReLU blocks with max-pooling) shrinks time by `downsample`
-   and gives the "sign-wise" features `[B, ceil(T / downsample), D]` (paper Table 6: 4x is best).
+2. the joints of each frame are projected to one "frame-wise" feature `[B, T / s, D]`;
+3. the local temporal module (Conv1d-BatchNorm-ReLU blocks with max-pooling) shrinks time by the rest of
+   `downsample` and gives the "sign-wise" features `[B, ceil(T / downsample), D]` (paper Table 6: 4x is best).
 
 `GlossEncoder` is the oracle: it embeds gloss tokens and gives the same output, so the translator can be
 trained on glosses to measure the ceiling a pose model can reach.
@@ -35,7 +38,8 @@ class EncoderConfig:
     channels: tuple[int, ...] = (64, 64, 128)  # one ST-GCN block per entry: its output channels
     temporal_kernel: int = 9  # frames seen by each ST-GCN temporal convolution
     dim: int = 256  # width D of the frame-wise and sign-wise features
-    downsample: int = 4  # time reduction of the local temporal module: 1, 2, 4 or 8
+    downsample: int = 4  # time reduction of the sign-wise features: 1, 2, 4 or 8
+    stride: int = 1  # frames folded into one before the graph blocks (a divisor of downsample): 2 halves their cost
     local_kernel: int = 5  # kernel of the local temporal module's Conv1d
     dropout: float = 0.1
 
@@ -45,12 +49,14 @@ class EncoderConfig:
             raise ValueError(f"downsample must be 1, 2, 4 or 8, got {self.downsample}")
         if not self.channels:
             raise ValueError("the encoder needs at least one ST-GCN block (channels is empty)")
+        if self.stride < 1 or self.downsample % self.stride:
+            raise ValueError(f"encoder.stride must divide downsample ({self.downsample}), got {self.stride}")
 
 
 @dataclass
 class EncoderOutput:
-    frame: torch.Tensor  # [B, T, D] frame-wise features
-    frame_mask: torch.Tensor  # [B, T] True on real frames
+    frame: torch.Tensor  # [B, T / stride, D] frame-wise features
+    frame_mask: torch.Tensor  # [B, T / stride] True on real (folded) frames
     sign: torch.Tensor  # [B, T', D] sign-wise features, T' = ceil(T / downsample)
     sign_mask: torch.Tensor  # [B, T']
 
@@ -100,8 +106,11 @@ class GraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, C, T, J] -> [N, C', T, J]
         n, _, t, j = x.shape
-        x = self.conv(x).view(n, len(self.adjacency), -1, t, j)
-        return torch.einsum("nkctv,kvw->nctw", x, self.adjacency + self.adjacency_delta)
+        k = len(self.adjacency)
+        # One matrix product over (partition, joint) pairs: [N C' T, K J] @ [K J, J] (an einsum over the
+        # partitions ran as K batched products and was the encoder's costliest step).
+        x = self.conv(x).view(n, k, -1, t, j).permute(0, 2, 3, 1, 4).reshape(-1, k * j)
+        return (x @ (self.adjacency + self.adjacency_delta).reshape(k * j, j)).view(n, -1, t, j)
 
 
 class STGCNBlock(nn.Module):
@@ -155,6 +164,7 @@ class KeypointEncoder(nn.Module):
         super().__init__()
         self.config = config
         adjacency = partitioned_adjacency(num_joints, edges)
+        in_channels *= config.stride
         self.input_norm = nn.BatchNorm1d(num_joints * in_channels)  # per joint and coordinate, as in ST-GCN
         widths = (in_channels, *config.channels)
         self.blocks = nn.ModuleList(
@@ -162,10 +172,12 @@ class KeypointEncoder(nn.Module):
         )
         # A projection of all joints (rather than their mean) keeps track of which joint moved where.
         self.frame_projection = nn.Linear(num_joints * widths[-1], config.dim)
-        self.local_temporal = LocalTemporalModule(config.dim, config.downsample, config.local_kernel)
+        self.local_temporal = LocalTemporalModule(config.dim, config.downsample // config.stride, config.local_kernel)
 
     def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> EncoderOutput:
         """features `[B, T, J, C]`, frame_mask `[B, T]` (True on real frames)."""
+        if self.config.stride > 1:
+            features, frame_mask = fold(features, frame_mask, self.config.stride)
         b, t, j, c = features.shape
         keep = frame_mask[:, None, :, None].to(features.dtype)
         x = self.input_norm(features.reshape(b, t, j * c).transpose(1, 2)).view(b, j, c, t)
@@ -179,6 +191,16 @@ class KeypointEncoder(nn.Module):
     def encode(self, batch: dict) -> EncoderOutput:
         """Encode a data batch (its "features" and "frame_mask")."""
         return self(batch["features"], batch["frame_mask"])
+
+
+def fold(features: torch.Tensor, frame_mask: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`[B, T, J, C]`, `[B, T]` -> `[B, ceil(T / stride), J, stride * C]` and its mask: each `stride` frames
+    side by side as one (zero-padded at the end; a folded frame is real when its first frame is)."""
+    b, t, j, c = features.shape
+    pad = -t % stride
+    features = F.pad(features, (0, 0, 0, 0, 0, pad)).view(b, -1, stride, j, c)
+    features = features.permute(0, 1, 3, 2, 4).reshape(b, -1, j, stride * c)
+    return features, F.pad(frame_mask, (0, pad))[:, ::stride]
 
 
 class GlossEncoder(nn.Module):
