@@ -49,6 +49,9 @@ from slt.keypoints.io import atomic_write
 from slt.metrics import Scores, score
 
 console = Console(stderr=True)
+# `reading_check`: below these, dev outputs say the model ignores its input.
+MIN_DISTINCT = 0.1  # distinct hypotheses per distinct reference
+MIN_INPUT_GAIN = 0.02  # teacher-forced loss (nats per token) saved by the real input over a blanked one
 
 
 @dataclass
@@ -157,11 +160,66 @@ def evaluate(model: nn.Module, loader: DataLoader, accelerator: Accelerator, con
     return score([r["hypothesis"] for r in rows], [r["reference"] for r in rows], config.tokenize), rows
 
 
+def blanked(batch: dict) -> dict:
+    """`batch` with its visual input taken away (keypoints zeroed, glosses emptied), lengths kept."""
+    out = {**batch, "gloss": [""] * len(batch["text"])}
+    if "features" in out:
+        out["features"] = torch.zeros_like(out["features"])
+    return out
+
+
+@torch.no_grad()
+def input_reliance(model: nn.Module, loader: DataLoader, accelerator: Accelerator) -> dict:
+    """Teacher-forced loss over `loader` with the real input and with it blanked (`blanked`).
+
+    A translator that reads its input has a clearly lower loss than the same model fed nothing; one that
+    has collapsed into a language model of the sentences has the same loss either way.
+    """
+    module = accelerator.unwrap_model(model)
+    was_training = module.training
+    module.eval()
+    totals = torch.zeros(3, device=accelerator.device)  # clips, loss sum, blank loss sum
+    for i, batch in enumerate(loader):
+        if i % accelerator.num_processes != accelerator.process_index:
+            continue
+        batch = to_device(batch, accelerator.device)
+        size = len(batch["text"])
+        with accelerator.autocast():
+            totals += torch.stack([torch.tensor(float(size), device=accelerator.device), module(batch) * size, module(blanked(batch)) * size])
+    module.train(was_training)
+    clips, loss, blank = accelerator.reduce(totals, "sum").tolist()
+    return {"loss": round(loss / clips, 4), "blank_loss": round(blank / clips, 4)}
+
+
+def reading_check(rows: list[dict], reliance: dict) -> str | None:
+    """One line when dev outputs show that the model ignores its input, else None.
+
+    Two signs: far fewer distinct hypotheses than distinct references (every clip gets the same few
+    sentences), or a loss no lower with the real input than with it blanked.
+    """
+    hypotheses, references = len({r["hypothesis"] for r in rows}), len({r["reference"] for r in rows})
+    gain = reliance["blank_loss"] - reliance["loss"]
+    if hypotheses >= max(2, MIN_DISTINCT * references) and gain >= MIN_INPUT_GAIN:
+        return None
+    return (
+        f"dev outputs: {hypotheses} distinct sentence{'s' * (hypotheses != 1)} for {len(rows)} clips ({references} distinct "
+        f"references); loss {reliance['loss']:.3f} with the input vs {reliance['blank_loss']:.3f} blanked: the model "
+        "is not reading the keypoints"
+    )
+
+
 def write_results(run_dir: Path, split: str, scores: Scores, rows: list[dict], extra: dict | None = None) -> None:
-    """Scores into `metrics.json` (one entry per split) and sentences into `{split}.hypotheses.tsv`."""
+    """Scores into `metrics.json` (one entry per split, with how many distinct sentences the model wrote
+    against how many the references hold) and sentences into `{split}.hypotheses.tsv`."""
     metrics_path = run_dir / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    metrics[split] = {**scores.as_dict(), "clips": len(rows), **(extra or {})}
+    metrics[split] = {
+        **scores.as_dict(),
+        "clips": len(rows),
+        "distinct_hypotheses": len({r["hypothesis"] for r in rows}),
+        "distinct_references": len({r["reference"] for r in rows}),
+        **(extra or {}),
+    }
     atomic_write(metrics_path, lambda tmp: Path(tmp).write_text(json.dumps(metrics, indent=2) + "\n"))
     text = io.StringIO()
     writer = csv.DictWriter(text, ["name", "reference", "hypothesis"], delimiter="\t", lineterminator="\n")
@@ -368,7 +426,8 @@ def fit(
             entry = {"epoch": state.epoch, "step": state.step, "loss": epoch_loss / max(1, epoch_clips), "lr": lr}
             if state.epoch % evaluation.every == 0 or state.epoch == optim.epochs:
                 scores, rows = evaluate(model, dev_loader, accelerator, evaluation)
-                entry["dev"] = scores.as_dict()
+                reliance = input_reliance(model, dev_loader, accelerator)
+                entry["dev"] = {**scores.as_dict(), **reliance, "distinct_hypotheses": len({r["hypothesis"] for r in rows})}
                 improved = scores.bleu4 > state.best_score
                 if improved:
                     state.best_score, state.best_epoch, state.stale = scores.bleu4, state.epoch, 0
@@ -381,14 +440,19 @@ def fit(
                         console.print(f"sacrebleu: {scores.signature}")
                     console.print(
                         f"epoch {state.epoch}: loss {entry['loss']:.3f}  dev BLEU-4 {scores.bleu4:.2f}  ROUGE-L "
-                        f"{scores.rouge_l:.2f}  chrF {scores.chrf:.2f}" + ("  (best)" if improved else "")
+                        f"{scores.rouge_l:.2f}  chrF {scores.chrf:.2f}  {entry['dev']['distinct_hypotheses']} distinct "
+                        f"sentences  dev loss {reliance['loss']:.3f} ({reliance['blank_loss']:.3f} blanked)"
+                        + ("  (best)" if improved else "")
                     )
+                    warning = reading_check(rows, reliance)
+                    if warning:
+                        console.print(f"[yellow]warning: {warning}[/]", soft_wrap=True)
                     if improved:
                         write_into(run_dir, lambda folder: save(accelerator.unwrap_model(model), folder))
-                        write_results(run_dir, "dev", scores, rows, {"epoch": state.epoch})
+                        write_results(run_dir, "dev", scores, rows, {"epoch": state.epoch, **reliance})
                     if state.stopped:
                         console.print(f"Early stopping: no better dev BLEU-4 in {evaluation.patience} evaluations")
-                log.write(step=state.step, epoch=state.epoch, dev=scores.as_dict())
+                log.write(step=state.step, epoch=state.epoch, dev=entry["dev"])
             state.history.append(entry)
             if "dev" in entry:
                 log.plot(state.history)
