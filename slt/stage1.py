@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from accelerate.utils import set_seed
@@ -23,6 +23,7 @@ from torch import nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from slt.config import RunConfig, differences, from_dict
+from slt.keypoints.io import atomic_write, check_output_folder
 from slt.model.encoder import GlossEncoder, KeypointEncoder
 from slt.model.llm import light_t, load_tokenizer
 from slt.model.make_llm import MakeLLMConfig, pretrain
@@ -108,9 +109,32 @@ def split(samples: list[Sample], name: str) -> list[Sample]:
     return [s for s in samples if s.split == name]
 
 
-def prepare_run(config: RunConfig, run_dir: Path, resume: bool) -> tuple[list[Sample], list[Sample], list[Sample]]:
-    """Check that `run_dir` can start (or, with `resume`, continue) a run of `config`, and load its clips:
-    (all samples, train split, dev split). Shared by both stages; raises with one line on any problem."""
+def is_run(folder: Path) -> bool:
+    """Whether `folder` is a run folder of `slt train`: its config.json holds every section of a `RunConfig`."""
+    try:
+        values = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(values, dict) and set(values) == {f.name for f in fields(RunConfig)}
+
+
+def open_run_folder(run_dir: Path, config: RunConfig, resume: bool) -> None:
+    """Write config.json into the run being resumed, or start a new run folder (a temp folder renamed to
+    `run_dir`, replacing what `prepare_run` found may go)."""
+    if resume:
+        config.save(run_dir / "config.json")
+    else:
+        atomic_write(run_dir, lambda tmp: config.save(Path(tmp) / "config.json"), folder=True)
+
+
+def prepare_run(
+    config: RunConfig, run_dir: Path, resume: bool, overwrite: bool = False
+) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """Check that `run_dir` can start (or, with `resume`, continue; with `overwrite`, replace) a run of
+    `config`, and load its clips: (all samples, train split, dev split). Shared by both stages; raises with
+    one line on any problem. A folder that is not a run is never written into, unless it is empty."""
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: pass one of them")
     if resume:
         if not (run_dir / "config.json").is_file():
             raise FileNotFoundError(f"{run_dir} holds no run to resume (no config.json); drop --resume to start one")
@@ -118,8 +142,10 @@ def prepare_run(config: RunConfig, run_dir: Path, resume: bool) -> tuple[list[Sa
         changed = differences(json.loads(json.dumps(saved.to_dict())), json.loads(json.dumps(config.to_dict())))
         if changed:
             raise ValueError(f"{run_dir} was started with a different config ({', '.join(changed)}); resume it with the same flags")
-    elif (run_dir / "resume").exists():
-        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    elif is_run(run_dir) and not overwrite:
+        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose another --out")
+    else:
+        check_output_folder(run_dir, "an slt run", is_run, overwrite)
 
     samples = load_samples(config)
     train_samples, dev_samples = split(samples, config.data.train_split), split(samples, config.data.dev_split)
@@ -131,14 +157,15 @@ def prepare_run(config: RunConfig, run_dir: Path, resume: bool) -> tuple[list[Sa
     return samples, train_samples, dev_samples
 
 
-def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
-    """Train stage 1 into `run_dir`, then score the best checkpoint on the test split; returns metrics.json."""
+def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False) -> dict:
+    """Train stage 1 into `run_dir` (`overwrite`: replacing the run there), then score the best checkpoint
+    on the test split; returns metrics.json."""
     run_dir = Path(run_dir)
     # Resolve the sub-configs that other modules own, so config.json records every setting.
     config.data.normalize = asdict(NormalizeConfig(**config.data.normalize))
     if config.data.augment is not None:
         config.data.augment = asdict(AugmentConfig(**config.data.augment))
-    samples, train_samples, dev_samples = prepare_run(config, run_dir, resume)
+    samples, train_samples, dev_samples = prepare_run(config, run_dir, resume, overwrite)
 
     accelerator = make_accelerator(config.optim.mixed_precision)
     if resume:
@@ -166,8 +193,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
     train_loader = make_loader(train_set, config.optim.batch_size, True, config.seed, config.data.num_workers)
     dev_loader = make_loader(dev_set, config.eval.batch_size, False, config.seed, config.data.num_workers)
     if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config.save(run_dir / "config.json")
+        open_run_folder(run_dir, config, resume)
         write_into(run_dir, tokenizer.save_pretrained)  # before any checkpoint: --resume reads it
         parameters = sum(p.numel() for p in model.parameters())
         console.print(

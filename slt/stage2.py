@@ -188,12 +188,13 @@ def build_model(config: RunConfig) -> Stage2Translator:
     return assemble(config, encoder, light_t.config.d_model, lm)
 
 
-def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
-    """Train stage 2 into `run_dir`, then score the best checkpoint on the test split; returns metrics.json."""
+def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False) -> dict:
+    """Train stage 2 into `run_dir` (`overwrite`: replacing the run there), then score the best checkpoint
+    on the test split; returns metrics.json."""
     run_dir = Path(run_dir)
     resolve_stage2(config)
     s2 = config.stage2
-    samples, train_samples, dev_samples = stage1.prepare_run(config, run_dir, resume)
+    samples, train_samples, dev_samples = stage1.prepare_run(config, run_dir, resume, overwrite)
 
     accelerator = make_accelerator(config.optim.mixed_precision)
     set_seed(config.seed)  # the same adapter, LoRA and (joint / no init) encoder initialization every run
@@ -204,8 +205,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
     train_loader = make_loader(stage1.dataset(config, train_samples, train=True), config.optim.batch_size, True, config.seed, config.data.num_workers)
     dev_loader = make_loader(stage1.dataset(config, dev_samples, train=False), config.eval.batch_size, False, config.seed, config.data.num_workers)
     if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config.save(run_dir / "config.json")
+        stage1.open_run_folder(run_dir, config, resume)
         origin = "joint, from scratch" if s2.joint else f"encoder from {s2.init}" if s2.init else "random encoder"
         console.print(
             f"Stage 2 ({origin}; frozen: {s2.freeze}; {s2.adapter_input} features -> MLP -> {s2.llm} [{s2.finetune}]): "

@@ -214,14 +214,15 @@ def save_resume(run_dir: Path, model: nn.Module, optimizer, scheduler, state: Tr
         resume = run_dir / "resume"
         resume.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{state.epoch:04d}"
-        tmp = Path(tempfile.mkdtemp(dir=resume, prefix=f".{name}."))
-        save_model(accelerator.unwrap_model(model), str(tmp / "model.safetensors"))
-        torch.save(
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "state": asdict(state), "rng": rngs},
-            tmp / "state.pt",
-        )
-        shutil.rmtree(resume / name, ignore_errors=True)
-        os.replace(tmp, resume / name)
+
+        def write(tmp: str) -> None:
+            save_model(accelerator.unwrap_model(model), str(Path(tmp) / "model.safetensors"))
+            torch.save(
+                {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "state": asdict(state), "rng": rngs},
+                Path(tmp) / "state.pt",
+            )
+
+        atomic_write(resume / name, write, folder=True)
         atomic_write(resume / "latest", lambda t: Path(t).write_text(name))
         for old in resume.iterdir():  # older states, and leftovers of an interrupted save
             if old.name not in (name, "latest"):

@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,11 +26,19 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import LlamaConfig, LlamaForCausalLM, MBartConfig, MBartForConditionalGeneration, PreTrainedTokenizerBase
 
+from slt.keypoints.io import atomic_write, check_output_folder
 from slt.preprocess.annotations import read_annotations
 from slt.preprocess.tokenizer import train_tokenizer
 
 ARCHITECTURES = ("causal", "seq2seq")
 TABLE_SUFFIXES = (".csv", ".tsv")
+SUMMARY_FILE = "make_llm.json"  # written last into every made LLM: the mark of a folder `make_llm` may replace
+
+
+def check_out(out: str | Path, overwrite: bool) -> None:
+    """Refuse, before any work, an OUT that holds anything but an earlier `make_llm` build (that one only
+    with `overwrite`)."""
+    check_output_folder(out, "an LLM made by `slt make-llm`", lambda folder: (folder / SUMMARY_FILE).is_file(), overwrite)
 
 
 @dataclass
@@ -203,7 +209,8 @@ def pretrain(
 
 
 def make_llm(out: str | Path, texts: list[str], config: MakeLLMConfig, show_progress: bool = True) -> dict:
-    """Build, pre-train and save a small LLM to `out` (written to a temp folder, then renamed).
+    """Build, pre-train and save a small LLM to `out` (written to a temp folder, then renamed; whatever is
+    at `out` is replaced, so check it first with `check_out`).
 
     Returns a summary: sizes, steps, held-out perplexity before and after pre-training.
     """
@@ -231,16 +238,11 @@ def make_llm(out: str | Path, texts: list[str], config: MakeLLMConfig, show_prog
         "perplexity_before": before,
         "perplexity_after": after,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
+
+    def write(tmp: str) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "make_llm.json").write_text(json.dumps(summary, indent=2))
-        if out.exists():  # replace an earlier build only once the new one is complete
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        (Path(tmp) / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+
+    atomic_write(out, write, folder=True)  # an earlier build is replaced only once the new one is complete
     return summary
