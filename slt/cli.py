@@ -366,6 +366,8 @@ def translate_command(
     if json_output:
         typer.echo(json.dumps(as_json(results, timings), indent=2, ensure_ascii=False))
     for result in results:
+        if result.warning:
+            typer.echo(f"warning: {result.input}: {result.warning}", err=True)
         if result.error:
             typer.echo(f"error: {result.input}: {result.error}", err=True)
         elif not json_output:

@@ -190,8 +190,9 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrit
 
     train_set = dataset(config, train_samples, train=True)
     dev_set = dataset(config, dev_samples, train=False)
-    train_loader = make_loader(train_set, config.optim.batch_size, True, config.seed, config.data.num_workers)
-    dev_loader = make_loader(dev_set, config.eval.batch_size, False, config.seed, config.data.num_workers)
+    max_frames = model.max_frames(config.eval.max_new_tokens)  # longer clips: left out of training, cut for scoring
+    train_loader = make_loader(train_set, config.optim.batch_size, True, config.seed, config.data.num_workers, max_frames)
+    dev_loader = make_loader(dev_set, config.eval.batch_size, False, config.seed, config.data.num_workers, max_frames)
     if accelerator.is_main_process:
         open_run_folder(run_dir, config, resume)
         write_into(run_dir, tokenizer.save_pretrained)  # before any checkpoint: --resume reads it
@@ -224,7 +225,8 @@ def score_best(best: nn.Module, samples: list[Sample], config: RunConfig, run_di
     """Score the best checkpoint on test (when the split exists), print every split's scores, return them."""
     test_samples = split(samples, config.data.test_split)
     if test_samples:
-        loader = make_loader(dataset(config, test_samples, train=False), config.eval.batch_size, shuffle=False)
+        max_frames = best.max_frames(config.eval.max_new_tokens)
+        loader = make_loader(dataset(config, test_samples, train=False), config.eval.batch_size, shuffle=False, max_frames=max_frames)
         scores, rows = evaluate(best.to(accelerator.device), loader, accelerator, config.eval)
         if accelerator.is_main_process:
             write_results(run_dir, config.data.test_split, scores, rows)
@@ -264,7 +266,8 @@ def evaluate_run(
     if not samples:
         raise ValueError(f"no {name!r} clips in {', '.join(config.data.annotations)}")
     accelerator = make_accelerator(config.optim.mixed_precision)
-    loader = make_loader(dataset(config, samples, train=False), config.eval.batch_size, shuffle=False)
+    max_frames = model.max_frames(config.eval.max_new_tokens)
+    loader = make_loader(dataset(config, samples, train=False), config.eval.batch_size, shuffle=False, max_frames=max_frames)
     scores, rows = evaluate(model.to(accelerator.device), loader, accelerator, config.eval)
     if accelerator.is_main_process:
         write_results(run_dir, name, scores, rows)

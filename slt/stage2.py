@@ -202,8 +202,10 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrit
 
     llm_params = [p for p in model.lm.parameters() if p.requires_grad]
     visual_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
-    train_loader = make_loader(stage1.dataset(config, train_samples, train=True), config.optim.batch_size, True, config.seed, config.data.num_workers)
-    dev_loader = make_loader(stage1.dataset(config, dev_samples, train=False), config.eval.batch_size, False, config.seed, config.data.num_workers)
+    max_frames = model.max_frames(config.eval.max_new_tokens)  # longer clips: left out of training, cut for scoring
+    train_set, dev_set = stage1.dataset(config, train_samples, train=True), stage1.dataset(config, dev_samples, train=False)
+    train_loader = make_loader(train_set, config.optim.batch_size, True, config.seed, config.data.num_workers, max_frames)
+    dev_loader = make_loader(dev_set, config.eval.batch_size, False, config.seed, config.data.num_workers, max_frames)
     if accelerator.is_main_process:
         stage1.open_run_folder(run_dir, config, resume)
         origin = "joint, from scratch" if s2.joint else f"encoder from {s2.init}" if s2.init else "random encoder"

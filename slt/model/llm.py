@@ -71,6 +71,15 @@ class VisualLM(nn.Module):
     def hidden_size(self) -> int:
         return self.model.get_input_embeddings().embedding_dim
 
+    def input_positions(self, text_tokens: int) -> int | None:
+        """How many visual embeddings fit the model's positions (None: no fixed limit); a decoder-only
+        model keeps room for the prompt and `text_tokens` of the sentence."""
+        config = self.model.config
+        limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        if limit is None or self.is_encoder_decoder:
+            return limit
+        return limit - len(self.tokenizer(self.prompt, add_special_tokens=False)["input_ids"]) - text_tokens
+
     def _target_ids(self, texts: list[str]) -> list[list[int]]:
         # Special tokens are added by hand: tokenizers disagree on whether they append EOS themselves.
         ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from slt.model.encoder import EncoderConfig
 from slt.model.llm import VisualLM
 
 
@@ -29,6 +30,20 @@ class SignTranslator(nn.Module):
         self.lm = lm
         self.feature = feature
         self.label_smoothing = label_smoothing
+
+    def max_frames(self, text_tokens: int) -> int | None:
+        """The longest clip, in frames, whose visual embeddings fit the language model's positions (and those
+        of stage 2's Light-T encoder, when it reads its states), leaving `text_tokens` positions for the
+        sentence of a decoder-only model. None: no limit, or an encoder that does not read frames (glosses)."""
+        keypoints = getattr(self.encoder, "keypoints", self.encoder)  # stage 2's Light-T states wrap the encoder
+        if not isinstance(getattr(keypoints, "config", None), EncoderConfig):
+            return None
+        limits = [self.lm.input_positions(text_tokens)]
+        if hasattr(self.encoder, "light_t"):
+            limits.append(self.encoder.light_t.config.max_position_embeddings)
+        limits = [limit for limit in limits if limit is not None]
+        feature = getattr(self.encoder, "feature", self.feature)
+        return min(limits) * (keypoints.config.downsample if feature == "sign" else 1) if limits else None
 
     def embed(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Visual embeddings for the language model: `[B, N, lm.hidden_size]` and their mask `[B, N]`."""
