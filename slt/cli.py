@@ -92,6 +92,8 @@ def render(
         raise fail(f"no keypoint file {file}")
     if video is not None and not video.is_file():
         raise fail(f"no video file {video}")
+    if video is not None and output.exists() and output.samefile(video):
+        raise fail(f"{output} is the video drawn over; write the drawing to another file")
     try:
         kp = read_parquet(file)
     except Exception as e:  # pyarrow raises several types for files that are not keypoint Parquet

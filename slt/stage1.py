@@ -17,7 +17,6 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from accelerate.utils import set_seed
-from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights
 from torch import nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
@@ -27,7 +26,7 @@ from slt.keypoints.io import atomic_write, check_output_folder
 from slt.model.encoder import GlossEncoder, KeypointEncoder
 from slt.model.llm import light_t, load_tokenizer
 from slt.model.make_llm import MakeLLMConfig, pretrain
-from slt.model.translator import SignTranslator
+from slt.model.translator import SignTranslator, load_weights
 from slt.preprocess.annotations import Sample, check_keypoints, read_annotations
 from slt.preprocess.augment import AugmentConfig
 from slt.preprocess.dataset import KeypointDataset, make_loader
@@ -64,7 +63,10 @@ def load_config(run_dir: str | Path) -> RunConfig:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
-    return from_dict(RunConfig, json.loads(path.read_text()))
+    try:
+        return from_dict(RunConfig, json.loads(path.read_text()))
+    except ValueError as error:  # JSON's own errors are ValueErrors too
+        raise ValueError(f"{path} is damaged or not an slt run config: {error}") from None
 
 
 def load_model(run_dir: str | Path) -> tuple[SignTranslator, RunConfig]:
@@ -80,7 +82,7 @@ def load_model(run_dir: str | Path) -> tuple[SignTranslator, RunConfig]:
     tokenizer = AutoTokenizer.from_pretrained(run_dir)
     glosses = (run_dir / GLOSSES_FILE).read_text().split() if config.model.input == "gloss" else None
     model = build_model(config, tokenizer, glosses)
-    load_weights(model, str(run_dir / "model.safetensors"))
+    load_weights(model, run_dir / "model.safetensors")
     return model.eval(), config
 
 

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from accelerate.utils import set_seed
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from transformers import BartConfig
 from transformers.models.bart.modeling_bart import BartEncoder
@@ -30,7 +30,7 @@ from slt import stage1
 from slt.config import RunConfig
 from slt.model.encoder import EncoderOutput, KeypointEncoder
 from slt.model.llm import VisualLM, load_llm
-from slt.model.translator import SignTranslator
+from slt.model.translator import SignTranslator, load_weights
 from slt.preprocess.augment import AugmentConfig
 from slt.preprocess.dataset import make_loader
 from slt.preprocess.normalize import NormalizeConfig, Normalizer
@@ -135,9 +135,7 @@ def load_model(run_dir: str | Path) -> tuple[Stage2Translator, RunConfig]:
         encoder = LightTEncoderStates(encoder, nn.Linear(feature_dim, light_t.d_model), BartEncoder(light_t), config.model.feature)
         feature_dim = light_t.d_model
     model = assemble(config, encoder, feature_dim, lm)
-    missing, unexpected = model.load_state_dict(load_file(str(run_dir / VISUAL_WEIGHTS)), strict=False)
-    if unexpected or any(not k.startswith("lm.") for k in missing):
-        raise ValueError(f"{run_dir}/{VISUAL_WEIGHTS} does not match its config.json")
+    load_weights(model, run_dir / VISUAL_WEIGHTS, optional="lm.")  # the LLM's weights are in llm/
     return model.eval(), config
 
 

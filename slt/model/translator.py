@@ -7,7 +7,10 @@ the language model a pretrained LLM, with the encoder frozen.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+from safetensors.torch import load_model
 from torch import nn
 
 from slt.model.encoder import EncoderConfig
@@ -61,3 +64,23 @@ class SignTranslator(nn.Module):
         """Beam-search one sentence per clip of the batch."""
         embeds, mask = self.embed(batch)
         return self.lm.generate(embeds, mask, num_beams=num_beams, max_new_tokens=max_new_tokens, length_penalty=length_penalty)
+
+
+def load_weights(model: nn.Module, path: str | Path, optional: str = "") -> None:
+    """Load a run's safetensors file into `model` (no pickle). A file that is damaged, foreign or does not
+    match the model its config.json builds is one ValueError naming it; weights whose names start with
+    `optional` (and only those) may be absent from the file."""
+    try:
+        missing, unexpected = load_model(model, str(path), strict=False)
+    except RuntimeError as error:  # torch's "size mismatch for ...", one line of a longer report
+        detail = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), str(error))
+        raise ValueError(f"{path} does not match the model its config.json describes ({detail})") from None
+    except Exception as error:  # safetensors' own error type, for a truncated or foreign file
+        raise ValueError(f"{path} is damaged or not a safetensors file ({error})") from None
+    missing = [name for name in missing if not (optional and name.startswith(optional))]
+    if missing or unexpected:
+        names = ", ".join((missing + unexpected)[:3])
+        raise ValueError(
+            f"{path} does not match the model its config.json describes "
+            f"({len(missing)} weight(s) missing, {len(unexpected)} unexpected: {names})"
+        )
