@@ -80,7 +80,11 @@ def read_corpus(paths: list[str | Path]) -> list[str]:
                 raise ValueError(f"{path} has no train-split rows; the LLM is pre-trained on training sentences only")
             sentences += train
         else:
-            sentences += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(f"corpus file {path} is not UTF-8 text (one sentence per line)") from None
+            sentences += [line.strip() for line in text.splitlines() if line.strip()]
     if len(sentences) < 2:
         raise ValueError("the corpus needs at least two sentences")
     return sentences

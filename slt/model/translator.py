@@ -79,8 +79,5 @@ def load_weights(model: nn.Module, path: str | Path, optional: str = "") -> None
         raise ValueError(f"{path} is damaged or not a safetensors file ({error})") from None
     missing = [name for name in missing if not (optional and name.startswith(optional))]
     if missing or unexpected:
-        names = ", ".join((missing + unexpected)[:3])
-        raise ValueError(
-            f"{path} does not match the model its config.json describes "
-            f"({len(missing)} weight(s) missing, {len(unexpected)} unexpected: {names})"
-        )
+        found = [f"{len(names)} weight(s) {kind} (e.g. {names[0]})" for kind, names in (("missing", missing), ("unexpected", unexpected)) if names]
+        raise ValueError(f"{path} does not match the model its config.json describes: {', '.join(found)}")

@@ -56,7 +56,11 @@ def read_annotations(paths: str | Path | list[str | Path]) -> list[Sample]:
     samples: list[Sample] = []
     seen: dict[str, str] = {}  # name -> "file:line" where it first appeared
     for path in map(Path, paths):
-        for line, sample in _read_table(path):
+        try:
+            rows = list(_read_table(path))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not UTF-8 text; an annotation table is a CSV/TSV file") from None
+        for line, sample in rows:
             where = f"{path}:{line}"
             if sample.name in seen:
                 raise ValueError(f"{where}: duplicate clip name {sample.name!r} (first at {seen[sample.name]})")
