@@ -330,8 +330,8 @@ def make_llm(
     given = {"steps": steps, "dim": dim, "layers": layers}
     try:
         config = builder.MakeLLMConfig(arch=arch, seed=seed, **{k: v for k, v in given.items() if v is not None})
-        builder.check_out(out, overwrite)
         sentences = builder.read_corpus(corpus)
+        builder.check_out(out, overwrite)
     except (OSError, ValueError) as e:
         raise fail(str(e))
     summary = builder.make_llm(out, sentences, config)
