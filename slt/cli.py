@@ -78,6 +78,7 @@ def render(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write: .mp4 or .gif."),
     video: Path = typer.Option(None, help="Draw over this video (the one the keypoints came from)."),
     width: int = typer.Option(None, help="Output width in pixels (default: the source's; GIFs at most 480)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output file if it exists."),
 ):
     """Draw a keypoint file as a skeleton video, on a blank canvas or over its source video.
 
@@ -94,6 +95,8 @@ def render(
         raise fail(f"no video file {video}")
     if video is not None and output.exists() and output.samefile(video):
         raise fail(f"{output} is the video drawn over; write the drawing to another file")
+    if output.exists() and not overwrite:  # a file of any origin: the user says whether it may go
+        raise fail(f"{output} exists; pass --overwrite to replace it, or choose another output file")
     try:
         kp = read_parquet(file)
     except Exception as e:  # pyarrow raises several types for files that are not keypoint Parquet

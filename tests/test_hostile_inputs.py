@@ -163,10 +163,22 @@ def test_render_never_draws_over_the_video_it_reads(tiny_corpus, photo_video, tm
     video = tmp_path / "source.mp4"
     shutil.copy(photo_video, video)
     clip = next((tiny_corpus / "keypoints" / "dev").glob("*.parquet"))
-    code, output = slt("render", clip, "-o", video, "--video", video)
+    code, output = slt("render", clip, "-o", video, "--video", video, "--overwrite")
     assert code == 1
     one_error_line(output, "is the video drawn over")
     assert video.read_bytes() == photo_video.read_bytes()
+
+
+def test_render_replaces_an_existing_file_only_with_overwrite(tiny_corpus, tmp_path):
+    clip = next((tiny_corpus / "keypoints" / "dev").glob("*.parquet"))
+    output = tmp_path / "holiday.gif"
+    output.write_bytes(b"GIF89a my holiday")
+    code, text = slt("render", clip, "-o", output)
+    assert code == 1
+    one_error_line(text, "exists; pass --overwrite")
+    assert output.read_bytes() == b"GIF89a my holiday"
+    assert slt("render", clip, "-o", output, "--overwrite", "--width", 64)[0] == 0
+    assert output.read_bytes() != b"GIF89a my holiday"
 
 
 # --- Nothing escapes its folder ------------------------------------------------------------------------
