@@ -433,6 +433,15 @@ def test_a_config_json_that_is_not_json_is_one_line(damaged):
     evaluate_fails(damaged, "config.json is damaged or not an slt run config")
 
 
+@pytest.mark.parametrize("file", ["model.safetensors", "state.pt"])
+def test_a_damaged_resume_state_is_one_line(damaged, tiny_corpus, file):
+    path = damaged / "resume" / (damaged / "resume" / "latest").read_text() / file
+    path.write_bytes(path.read_bytes()[:100])
+    code, output = slt(*train_args(tiny_corpus, damaged, "--resume"))
+    assert code == 1
+    one_error_line(output, str(path), "damaged")
+
+
 def test_a_missing_base_llm_folder_is_named_not_the_hub(stage1_run, tmp_path):
     from slt.model.llm import CONFIG_NAME, LLMUnavailableError, VisualLM, load_llm
 
