@@ -226,6 +226,16 @@ def test_segment_names_that_leave_out_are_refused_before_any_work(tmp_path, name
     assert not (tmp_path / "out").exists() and not (tmp_path / "escaped").exists()
 
 
+@pytest.mark.parametrize("start, end", [("0", "inf"), ("nan", "1"), ("-1", "1"), ("2", "1"), ("", "1")])
+def test_segment_times_must_be_finite_and_ordered(tmp_path, start, end):
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    (tmp_path / "segments.csv").write_text(f"name,video,start,end\nclip,v,{start},{end}\n")
+    code, output = slt("preprocess", tmp_path / "v.mp4", "--segments", tmp_path / "segments.csv", "--out", tmp_path / "out")
+    assert code == 1
+    one_error_line(output, "line 2")
+    assert not (tmp_path / "out").exists()
+
+
 def test_segments_never_write_through_a_linked_subfolder(tmp_path):
     videos, out, outside = tmp_path / "videos", tmp_path / "out", tmp_path / "outside"
     for folder in (videos, out, outside):

@@ -160,8 +160,8 @@ def _segment_jobs(table_path: Path, videos: list[tuple[str, Path]]) -> list[Job]
             start, end = float(row[columns["start"]]), float(row[columns["end"]])
         except ValueError:
             raise ValueError(f"{where}: start and end must be numbers of seconds") from None
-        if not 0 <= start < end:
-            raise ValueError(f"{where}: needs 0 <= start < end, got {start:g} and {end:g}")
+        if not 0 <= start < end < float("inf"):
+            raise ValueError(f"{where}: needs 0 <= start < end (finite), got {start:g} and {end:g}")
         jobs.append(Job(name, ClipSource(path, start, end), f"{path} [{start:g}s-{end:g}s]"))
     return jobs
 
