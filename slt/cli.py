@@ -208,6 +208,8 @@ def evaluate(
 
     Example: slt evaluate runs/s1 --split test   (writes runs/s1/test.hypotheses.tsv and runs/s1/metrics.json)
     """
+    if beams is not None and beams < 1:
+        raise fail(f"--beams must be at least 1, got {beams}")
     try:
         from slt import stage1
 
@@ -266,7 +268,7 @@ def preprocess(
             overwrite=overwrite,
             ray=ray,
         )
-    except ValueError as e:  # a Ray cluster that cannot be used
+    except (OSError, ValueError) as e:  # an --out that cannot be used, a Ray cluster that cannot be used
         raise fail(str(e))
     if summary.failures and not allow_failures:
         raise typer.Exit(1)

@@ -540,6 +540,8 @@ def test_an_unexpected_failure_is_one_line_and_the_traceback_is_for_debug(monkey
     "args, words",
     [
         (["inspect", "{tmp}/garbage.parquet"], ["cannot read"]),
+        (["preprocess", "{tmp}/v.mp4", "--out", "{tmp}/garbage.parquet"], ["garbage.parquet"]),
+        (["evaluate", "{tmp}", "--beams", "0"], ["--beams must be at least 1"]),
         (["evaluate", "{tmp}"], ["is not a run folder"]),
         (["make-llm", "{tmp}/llm", "--corpus", "{tmp}/garbage.parquet"], ["garbage.parquet", "not UTF-8 text"]),
         (["train", "--data", "{tmp}", "--annotations", "{tmp}/garbage.parquet", "--out", "{tmp}/run"], ["garbage.parquet", "not UTF-8 text"]),
@@ -547,6 +549,7 @@ def test_an_unexpected_failure_is_one_line_and_the_traceback_is_for_debug(monkey
 )
 def test_binary_garbage_where_text_or_keypoints_belong_is_one_line(tmp_path, args, words):
     (tmp_path / "garbage.parquet").write_bytes(np.random.default_rng(1).bytes(2000))
+    (tmp_path / "v.mp4").write_bytes(b"never decoded")
     code, output = slt(*[a.format(tmp=tmp_path) for a in args])
     assert code != 0
     one_error_line(output, *words)
