@@ -384,6 +384,15 @@ def test_bad_settings_name_the_key_and_the_allowed_range(overrides, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("flags, message", [(("--dim", 0), "dim must be"), (("--dim", 30), "multiple of heads"),
+                                            (("--layers", 0), "layers must be"), (("--steps", -1), "steps must be")])  # fmt: skip
+def test_bad_make_llm_sizes_are_one_line(tmp_path, tiny_corpus, flags, message):
+    code, output = slt("make-llm", tmp_path / "llm", "--corpus", tiny_corpus / "annotations.csv", *flags)
+    assert code == 1
+    one_error_line(output, message)
+    assert not (tmp_path / "llm").exists()
+
+
 def test_a_bad_setting_in_a_config_file_fails_before_training(tiny_corpus, tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text((tiny_corpus / "tiny.yaml").read_text().replace("num_beams: 2", "num_beams: 2, every: 0"))

@@ -63,6 +63,13 @@ class MakeLLMConfig:
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {list(ARCHITECTURES)}")
+        for key in ("layers", "heads", "ffn", "batch_size", "warmup"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if self.dim < 1 or self.dim % self.heads:
+            raise ValueError(f"dim must be a positive multiple of heads ({self.heads}), got {self.dim}")
+        if self.steps < 0 or self.vocab_size < 8:
+            raise ValueError(f"steps must be 0 or more and vocab_size at least 8, got {self.steps} and {self.vocab_size}")
 
 
 def read_corpus(paths: list[str | Path]) -> list[str]:
