@@ -159,6 +159,15 @@ def test_a_failed_folder_write_leaves_the_old_folder_whole(tmp_path):
     assert folder_contents(tmp_path) == {"out/a.txt": b"old"}
 
 
+def test_a_folder_replaced_through_a_link_leaves_the_linked_folder_alone(tmp_path):
+    target = tmp_path / "target"
+    atomic_write(target, lambda tmp: (Path(tmp) / "a.txt").write_text("old"), folder=True)
+    (tmp_path / "link").symlink_to(target)
+    atomic_write(tmp_path / "link", lambda tmp: (Path(tmp) / "a.txt").write_text("new"), folder=True)
+    assert (tmp_path / "link" / "a.txt").read_text() == "new" and not (tmp_path / "link").is_symlink()
+    assert folder_contents(tmp_path) == {"link/a.txt": b"new", "target/a.txt": b"old"}
+
+
 def test_render_never_draws_over_the_video_it_reads(tiny_corpus, photo_video, tmp_path):
     video = tmp_path / "source.mp4"
     shutil.copy(photo_video, video)

@@ -100,10 +100,10 @@ def atomic_write(path: str | Path, write: Callable[[str], object], folder: bool 
         write(tmp)
         os.chmod(tmp, (0o777 if folder else 0o666) & ~_umask())
         if folder and path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old.tmp"))
-            os.replace(path, old)  # onto the empty folder just made; removed once the new one is in place
+            old = f"{tmp}.old"  # unique as `tmp` is; removed once the new folder is in place
+            os.replace(path, old)
             os.replace(tmp, path)
-            shutil.rmtree(old)
+            os.unlink(old) if os.path.islink(old) else shutil.rmtree(old)  # a link to a folder: the link only
         else:
             os.replace(tmp, path)
     except BaseException:
