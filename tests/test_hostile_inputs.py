@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import folder_contents, photo_frames, run_slt, write_video
+from conftest import folder_contents, photo_frames, run_slt
 from slt.cli import app
 from slt.config import resolve
 from slt.keypoints.io import Keypoints, atomic_write, read_parquet, write_parquet
@@ -538,6 +538,7 @@ def test_an_unexpected_failure_is_one_line_and_the_traceback_is_for_debug(monkey
         raise RuntimeError("something unforeseen\nwith a second line")
 
     monkeypatch.setattr(slt.translate, "translate", crash)
+    monkeypatch.setattr("gc.freeze", lambda: None)  # main() freezes what is alive: fine at exit, not in pytest
     monkeypatch.delenv("SLT_DEBUG", raising=False)
     monkeypatch.setattr(sys, "argv", ["slt", "translate", str(tmp_path / "x.parquet"), "--model", str(stage1_run)])
     with pytest.raises(SystemExit) as exit:
