@@ -205,7 +205,8 @@ def extract_clip(
         return Result(job, error=str(error))
     except Exception as error:  # an unexpected decoder or disk failure must not stop the rest of the batch
         return Result(job, error=f"{type(error).__name__}: {error}")
-    if kp.num_frames < reader.expected_frames:  # the file is cut short, or its container overstates
+    # Cut short (or a container that overstates): more than a container's usual estimation error missing.
+    if reader.expected_frames - kp.num_frames > max(1, reader.expected_frames // 100):
         reader.warnings.append(f"the video ended after {kp.num_frames} of the {reader.expected_frames} frames its container announces")
     return Result(job, manifest_record(job.name, kp), warnings=reader.warnings, frames=kp.num_frames)
 
