@@ -295,10 +295,20 @@ def test_translate_reads_a_clip_past_the_model_limit_in_parts(stage1_run, tiny_c
     assert limit == 1024 * config.model.encoder.downsample  # Light-T's positions, 4 frames each
     path = tmp_path / "long.parquet"
     write_parquet(long_clip(tiny_corpus, int(2.5 * limit)), path)
-    code, output = slt("translate", path, "--model", stage1_run, "--beams", 1)
-    assert code == 0, output
-    assert f"{int(2.5 * limit)} frames, more than the {limit} the model reads at once: translated in 3" in output
-    assert "error" not in output and output.splitlines()[-1].strip()
+    result = CliRunner().invoke(app, ["translate", str(path), "--model", str(stage1_run), "--beams", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"warning: {path}: {int(2.5 * limit)} frames, more than the {limit} the model reads at once: " \
+        "translated in 3 consecutive parts, their sentences joined\n"
+    assert len(result.stdout.splitlines()) == 1  # one sentence, however many parts
+
+
+def test_a_decoder_only_llm_keeps_positions_for_its_prompt_and_the_sentence(made_llms):
+    from slt.model.llm import load_llm
+
+    causal = load_llm(str(made_llms["causal"]), "frozen", prompt="Translate the signing:")
+    prompt = len(causal.tokenizer(causal.prompt, add_special_tokens=False)["input_ids"])
+    assert prompt > 0 and causal.input_positions(24) == 1024 - prompt - 24
+    assert load_llm(str(made_llms["seq2seq"]), "frozen").input_positions(24) == 1024  # the encoder reads the clip alone
 
 
 def test_translate_windows_are_consecutive_and_fit():
