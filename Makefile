@@ -37,7 +37,7 @@ $(DEMO)/.stage1-done: $(DEMO)/data/annotations.csv
 	touch $@
 
 $(DEMO)/llm/config.json: $(DEMO)/data/annotations.csv
-	$(SLT) make-llm $(DEMO)/llm --corpus $(DEMO)/data/annotations.csv --arch seq2seq
+	$(SLT) make-llm $(DEMO)/llm --corpus $(DEMO)/data/annotations.csv --arch seq2seq --overwrite
 
 $(DEMO)/.stage2-done: $(DEMO)/.stage1-done $(DEMO)/llm/config.json
 	$(SLT) train --stage 2 --init $(DEMO)/stage1 --llm $(DEMO)/llm --epochs 6 --out $(DEMO)/stage2 $(call resume,$(DEMO)/stage2)

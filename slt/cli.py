@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def synth(
         None, help="clean (citation-form signs; the toy corpus's default) or realistic (coarticulation, signer habits, "
         "per-clip framing, left-handed signers, noise; the default with --from-table)."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if an earlier `slt synth` wrote it."),
 ):
     """Write the built-in example corpus: synthetic signers signing a toy sign language.
 
@@ -45,18 +47,22 @@ def synth(
     """
     import time
 
+    from slt.keypoints.io import atomic_write, check_output_folder
     from slt.preprocess import synth as synthesis
 
     start = time.perf_counter()
     try:
         if min(train, dev, test) < 0 or signers < 1:
             raise ValueError("--train, --dev and --test must be >= 0 and --signers >= 1")
+        check_output_folder(out, "a corpus written by `slt synth`", is_synth_corpus, overwrite)
         if from_table:
             clips = [clip for path in from_table for clip in synthesis.table_clips(path, signers)]
         else:
             clips = synthesis.toy_clips(train, dev, test, signers, seed)
         style = style or ("realistic" if from_table else "clean")
-        summary = synthesis.write_corpus(out, clips, seed=seed, progress=True, style=style)
+        written = []  # the corpus is written into a temp folder, renamed to OUT once complete
+        atomic_write(out, lambda tmp: written.append(synthesis.write_corpus(tmp, clips, seed=seed, progress=True, style=style)), folder=True)
+        summary = written[0]
     except (OSError, ValueError) as e:
         raise fail(str(e))
     counts = ", ".join(f"{n} {split}" for split, n in summary.clips.items())
@@ -66,12 +72,18 @@ def synth(
     )
 
 
+def is_synth_corpus(folder: Path) -> bool:
+    """`slt synth`'s output: annotations.csv and keypoints/, nothing else (the training cache hides inside keypoints/)."""
+    return {p.name for p in folder.iterdir()} == {"annotations.csv", "keypoints"}
+
+
 @app.command()
 def render(
     file: Path = typer.Argument(..., help="A keypoint .parquet file."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write: .mp4 or .gif."),
     video: Path = typer.Option(None, help="Draw over this video (the one the keypoints came from)."),
     width: int = typer.Option(None, help="Output width in pixels (default: the source's; GIFs at most 480)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output file if it exists."),
 ):
     """Draw a keypoint file as a skeleton video, on a blank canvas or over its source video.
 
@@ -86,6 +98,10 @@ def render(
         raise fail(f"no keypoint file {file}")
     if video is not None and not video.is_file():
         raise fail(f"no video file {video}")
+    if video is not None and output.exists() and output.samefile(video):
+        raise fail(f"{output} is the video drawn over; write the drawing to another file")
+    if output.exists() and not overwrite:  # a file of any origin: the user says whether it may go
+        raise fail(f"{output} exists; pass --overwrite to replace it, or choose another output file")
     try:
         kp = read_parquet(file)
     except Exception as e:  # pyarrow raises several types for files that are not keypoint Parquet
@@ -110,6 +126,7 @@ def train(
     lr: float = typer.Option(None, help="Peak learning rate."),
     seed: int = typer.Option(None, help="Random seed (data order, augmentation, initialization)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out after an interruption."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (never a folder that is not a run)."),
     input: str = typer.Option(None, help="keypoints (default), or gloss: the gloss oracle, the ceiling for keypoints."),
     optimizer: str = typer.Option(None, help="adamw (default) or sgd (momentum 0.9, the paper's stage 1)."),
     downsample: int = typer.Option(None, help="Temporal downsampling of the sign-wise features: 1, 2, 4 or 8."),
@@ -179,7 +196,7 @@ def train(
     try:
         from slt import stage1, stage2
 
-        (stage2 if stage == 2 else stage1).train(resolve(config, overrides), out, resume=resume)
+        (stage2 if stage == 2 else stage1).train(resolve(config, overrides), out, resume=resume, overwrite=overwrite)
     except (OSError, ValueError) as e:  # slt.model.llm.LLMUnavailableError is an OSError
         raise fail(str(e))
 
@@ -196,6 +213,8 @@ def evaluate(
 
     Example: slt evaluate runs/s1 --split test   (writes runs/s1/test.hypotheses.tsv and runs/s1/metrics.json)
     """
+    if beams is not None and beams < 1:
+        raise fail(f"--beams must be at least 1, got {beams}")
     try:
         from slt import stage1
 
@@ -254,7 +273,7 @@ def preprocess(
             overwrite=overwrite,
             ray=ray,
         )
-    except ValueError as e:  # a Ray cluster that cannot be used
+    except (OSError, ValueError) as e:  # an --out that cannot be used, a Ray cluster that cannot be used
         raise fail(str(e))
     if summary.failures and not allow_failures:
         raise typer.Exit(1)
@@ -300,13 +319,14 @@ def inspect(
 
 @app.command("make-llm")
 def make_llm(
-    out: Path = typer.Argument(..., help="Folder to write the model and tokenizer into (replaced if it exists)."),
+    out: Path = typer.Argument(..., help="Folder to write the model and tokenizer into (a new one, or an earlier make-llm's)."),
     corpus: list[Path] = typer.Option(..., metavar="FILE", help="Text file (one sentence a line) or annotation table (train split); repeatable."),
     arch: str = typer.Option("causal", help="causal (Llama-style, decoder-only) or seq2seq (mBART-style, denoising)."),
     steps: int = typer.Option(None, help="Pre-training steps (default 300)."),
     dim: int = typer.Option(None, help="Hidden size (default 256)."),
     layers: int = typer.Option(None, help="Transformer layers (per side for seq2seq; default 3)."),
     seed: int = typer.Option(0, help="Random seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if an earlier `slt make-llm` wrote it."),
 ):
     """Build a small LLM from scratch for stage 2 when no pretrained one can be downloaded.
 
@@ -321,7 +341,8 @@ def make_llm(
     try:
         config = builder.MakeLLMConfig(arch=arch, seed=seed, **{k: v for k, v in given.items() if v is not None})
         sentences = builder.read_corpus(corpus)
-    except ValueError as e:
+        builder.check_out(out, overwrite)
+    except (OSError, ValueError) as e:
         raise fail(str(e))
     summary = builder.make_llm(out, sentences, config)
     typer.echo(
@@ -357,6 +378,8 @@ def translate_command(
     if json_output:
         typer.echo(json.dumps(as_json(results, timings), indent=2, ensure_ascii=False))
     for result in results:
+        if result.warning:
+            typer.echo(f"warning: {result.input}: {result.warning}", err=True)
         if result.error:
             typer.echo(f"error: {result.input}: {result.error}", err=True)
         elif not json_output:
@@ -366,7 +389,10 @@ def translate_command(
 
 
 def main() -> None:
-    """Console entry point: a usage mistake (unknown option, bad value) gets one line, not Click's usage box."""
+    """Console entry point: a usage mistake (unknown option, bad value) gets one line, not Click's usage box,
+    and so does any other failure: the traceback is for `--debug` (anywhere on the line) or SLT_DEBUG=1."""
+    debug = "--debug" in sys.argv[1:] or os.environ.get("SLT_DEBUG", "0").lower() in ("1", "true", "yes")
+    sys.argv = [sys.argv[0], *(arg for arg in sys.argv[1:] if arg != "--debug")]
     try:
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as error:
@@ -376,9 +402,15 @@ def main() -> None:
         command = error.ctx.command_path if error.ctx else "slt"
         typer.echo(f"error: {error.format_message()} (see `{command} --help`)", err=True)
         code = error.exit_code
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         code = 130
+    except Exception as error:
+        if debug:
+            raise
+        message = next(iter(str(error).strip().splitlines()), "") or "no message"
+        typer.echo(f"error: {type(error).__name__}: {message} (rerun with --debug for the traceback)", err=True)
+        code = 1
     # The process ends here. The interpreter's collections at exit would walk every object still alive,
     # torch's and transformers' included: 1 s after a command that loaded a model, 0.2 s with them frozen.
     gc.freeze()

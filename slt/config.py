@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,8 @@ from typing import Any
 import yaml
 
 from slt.model.encoder import EncoderConfig
+from slt.preprocess.augment import AugmentConfig
+from slt.preprocess.normalize import NormalizeConfig
 
 
 @dataclass
@@ -46,6 +49,20 @@ class DataConfig:
     num_workers: int = 0  # DataLoader worker processes
     cache_dir: str | None = None  # packed keypoint cache; default: a `.slt_cache` folder inside `data`
 
+    def __post_init__(self):
+        if isinstance(self.annotations, str):  # one file, as a YAML scalar
+            self.annotations = [self.annotations]
+        if not isinstance(self.annotations, list) or not all(isinstance(a, str) and a for a in self.annotations):
+            raise ValueError(f"data.annotations must be a list of annotation file paths, got {self.annotations!r}")
+        for key in ("train_split", "dev_split", "test_split"):
+            _check(f"data.{key}", getattr(self, key), bool(getattr(self, key)), "a split name")
+        # The sub-configs other modules own are checked now, not when the first batch is built.
+        from_dict(NormalizeConfig, self.normalize, "data.normalize.")
+        if self.augment is not None:
+            from_dict(AugmentConfig, self.augment, "data.augment.")
+        _check("data.vocab_size", self.vocab_size, self.vocab_size >= 8, "at least 8 (4 special tokens and some subwords)")
+        _check("data.num_workers", self.num_workers, self.num_workers >= 0, "0 or more")
+
 
 @dataclass
 class ModelConfig:
@@ -64,8 +81,14 @@ class ModelConfig:
     pretrain_steps: int = 0
 
     def __post_init__(self):
+        from slt.model.llm import LIGHT_T_PRESETS
+
         _check_choice("model.input", self.input, ("keypoints", "gloss"))
+        _check_choice("model.preset", self.preset, tuple(LIGHT_T_PRESETS))
         _check_choice("model.feature", self.feature, ("sign", "frame"))
+        _check("model.dropout", self.dropout, 0 <= self.dropout < 1, "in [0, 1)")
+        _check("model.label_smoothing", self.label_smoothing, 0 <= self.label_smoothing < 1, "in [0, 1)")
+        _check("model.pretrain_steps", self.pretrain_steps, self.pretrain_steps >= 0, "0 or more")
 
 
 @dataclass
@@ -85,8 +108,13 @@ class OptimConfig:
 
     def __post_init__(self):
         _check_choice("optim.optimizer", self.optimizer, ("adamw", "sgd"))
-        if self.epochs < 1 or self.batch_size < 1 or self.accumulation < 1:
-            raise ValueError("optim.epochs, optim.batch_size and optim.accumulation must be at least 1")
+        _check("optim.lr", self.lr, 0 < self.lr < math.inf, "a positive number")
+        _check("optim.weight_decay", self.weight_decay, 0 <= self.weight_decay < math.inf, "0 or more")
+        _check("optim.momentum", self.momentum, 0 <= self.momentum < 1, "in [0, 1)")
+        for key in ("epochs", "batch_size", "accumulation"):
+            _check(f"optim.{key}", getattr(self, key), getattr(self, key) >= 1, "at least 1")
+        _check("optim.warmup", self.warmup, 0 <= self.warmup <= 1, "a fraction of the steps in [0, 1]")
+        _check("optim.grad_clip", self.grad_clip, 0 <= self.grad_clip < math.inf, "0 (off) or a positive gradient norm")
 
 
 @dataclass
@@ -100,6 +128,15 @@ class EvalConfig:
     batch_size: int = 32
     patience: int = 10  # stop after this many evaluations without a better dev BLEU-4; 0 never stops
     tokenize: str = "auto"  # sacrebleu tokenization: "13a", "zh" (Chinese), or "auto" from the references
+
+    def __post_init__(self):
+        from slt.metrics import TOKENIZERS
+
+        for key in ("every", "num_beams", "max_new_tokens", "batch_size"):
+            _check(f"eval.{key}", getattr(self, key), getattr(self, key) >= 1, "at least 1")
+        _check("eval.length_penalty", self.length_penalty, abs(self.length_penalty) < math.inf, "a finite number")
+        _check("eval.patience", self.patience, self.patience >= 0, "0 (never stop early) or more")
+        _check_choice("eval.tokenize", self.tokenize, ("auto", *TOKENIZERS))
 
 
 @dataclass
@@ -128,6 +165,13 @@ class Stage2Config:
         _check_choice("stage2.freeze", self.freeze, ("none", "backbone", "backbone+temporal"))
         _check_choice("stage2.adapter_input", self.adapter_input, ("frame", "sign", "hidden"))
         _check_choice("stage2.finetune", self.finetune, ("lora", "full", "frozen"))
+        _check("stage2.lora_rank", self.lora_rank, self.lora_rank >= 1, "at least 1")
+        _check("stage2.lora_alpha", self.lora_alpha, self.lora_alpha >= 1, "at least 1")
+        _check("stage2.lora_dropout", self.lora_dropout, 0 <= self.lora_dropout < 1, "in [0, 1)")
+        targets = self.lora_targets
+        _check("stage2.lora_targets", targets, isinstance(targets, list) and all(isinstance(t, str) and t for t in targets), "a list of module names")
+        _check("stage2.lr_adapter", self.lr_adapter, 0 < self.lr_adapter < math.inf, "a positive number")
+        _check("stage2.lr_llm", self.lr_llm, self.lr_llm is None or 0 < self.lr_llm < math.inf, "a positive number (or null: the default)")
 
 
 @dataclass
@@ -140,6 +184,10 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     stage2: Stage2Config = field(default_factory=Stage2Config)
 
+    def __post_init__(self):
+        _check_choice("stage", self.stage, (1, 2))
+        _check("seed", self.seed, 0 <= self.seed < 2**32, "in [0, 2**32)")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -149,15 +197,21 @@ class RunConfig:
         atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(self.to_dict(), indent=2) + "\n"))
 
 
-def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+def _check_choice(key: str, value: Any, choices: tuple) -> None:
     if value not in choices:
         raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
+
+
+def _check(key: str, value: Any, ok: bool, allowed: str) -> None:
+    """One line naming the key and what it may be, for a value found out of range where the config is built."""
+    if not ok:
+        raise ValueError(f"{key} must be {allowed}, got {value!r}")
 
 
 def from_dict(cls: type, values: dict, where: str = "") -> Any:
     """Build dataclass `cls` from nested `values`, naming any unknown key or ill-typed value (ValueError)."""
     if not isinstance(values, dict):
-        raise ValueError(f"{where or 'config'} must be a mapping, got {values!r}")
+        raise ValueError(f"{where.rstrip('.') or 'config'} must be a mapping, got {values!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from accelerate.utils import set_seed
-from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights
 from torch import nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from slt.config import RunConfig, differences, from_dict
+from slt.keypoints.io import atomic_write, check_output_folder
 from slt.model.encoder import GlossEncoder, KeypointEncoder
 from slt.model.llm import light_t, load_tokenizer
 from slt.model.make_llm import MakeLLMConfig, pretrain
-from slt.model.translator import SignTranslator
+from slt.model.translator import SignTranslator, load_weights
 from slt.preprocess.annotations import Sample, check_keypoints, read_annotations
 from slt.preprocess.augment import AugmentConfig
 from slt.preprocess.dataset import KeypointDataset, make_loader
@@ -63,7 +63,10 @@ def load_config(run_dir: str | Path) -> RunConfig:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
-    return from_dict(RunConfig, json.loads(path.read_text()))
+    try:
+        return from_dict(RunConfig, json.loads(path.read_text()))
+    except ValueError as error:  # JSON's own errors are ValueErrors too
+        raise ValueError(f"{path} is damaged or not an slt run config: {error}") from None
 
 
 def load_model(run_dir: str | Path) -> tuple[SignTranslator, RunConfig]:
@@ -79,7 +82,7 @@ def load_model(run_dir: str | Path) -> tuple[SignTranslator, RunConfig]:
     tokenizer = AutoTokenizer.from_pretrained(run_dir)
     glosses = (run_dir / GLOSSES_FILE).read_text().split() if config.model.input == "gloss" else None
     model = build_model(config, tokenizer, glosses)
-    load_weights(model, str(run_dir / "model.safetensors"))
+    load_weights(model, run_dir / "model.safetensors")
     return model.eval(), config
 
 
@@ -108,9 +111,32 @@ def split(samples: list[Sample], name: str) -> list[Sample]:
     return [s for s in samples if s.split == name]
 
 
-def prepare_run(config: RunConfig, run_dir: Path, resume: bool) -> tuple[list[Sample], list[Sample], list[Sample]]:
-    """Check that `run_dir` can start (or, with `resume`, continue) a run of `config`, and load its clips:
-    (all samples, train split, dev split). Shared by both stages; raises with one line on any problem."""
+def is_run(folder: Path) -> bool:
+    """Whether `folder` is a run folder of `slt train`: its config.json holds every section of a `RunConfig`."""
+    try:
+        values = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(values, dict) and set(values) == {f.name for f in fields(RunConfig)}
+
+
+def open_run_folder(run_dir: Path, config: RunConfig, resume: bool) -> None:
+    """Write config.json into the run being resumed, or start a new run folder (a temp folder renamed to
+    `run_dir`, replacing what `prepare_run` found may go)."""
+    if resume:
+        config.save(run_dir / "config.json")
+    else:
+        atomic_write(run_dir, lambda tmp: config.save(Path(tmp) / "config.json"), folder=True)
+
+
+def prepare_run(
+    config: RunConfig, run_dir: Path, resume: bool, overwrite: bool = False
+) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """Check that `run_dir` can start (or, with `resume`, continue; with `overwrite`, replace) a run of
+    `config`, and load its clips: (all samples, train split, dev split). Shared by both stages; raises with
+    one line on any problem. A folder that is not a run is never written into, unless it is empty."""
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: pass one of them")
     if resume:
         if not (run_dir / "config.json").is_file():
             raise FileNotFoundError(f"{run_dir} holds no run to resume (no config.json); drop --resume to start one")
@@ -118,8 +144,10 @@ def prepare_run(config: RunConfig, run_dir: Path, resume: bool) -> tuple[list[Sa
         changed = differences(json.loads(json.dumps(saved.to_dict())), json.loads(json.dumps(config.to_dict())))
         if changed:
             raise ValueError(f"{run_dir} was started with a different config ({', '.join(changed)}); resume it with the same flags")
-    elif (run_dir / "resume").exists():
-        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    elif is_run(run_dir) and not overwrite:
+        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose another --out")
+    else:
+        check_output_folder(run_dir, "an slt run", is_run, overwrite)
 
     samples = load_samples(config)
     train_samples, dev_samples = split(samples, config.data.train_split), split(samples, config.data.dev_split)
@@ -131,14 +159,15 @@ def prepare_run(config: RunConfig, run_dir: Path, resume: bool) -> tuple[list[Sa
     return samples, train_samples, dev_samples
 
 
-def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
-    """Train stage 1 into `run_dir`, then score the best checkpoint on the test split; returns metrics.json."""
+def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False) -> dict:
+    """Train stage 1 into `run_dir` (`overwrite`: replacing the run there), then score the best checkpoint
+    on the test split; returns metrics.json."""
     run_dir = Path(run_dir)
     # Resolve the sub-configs that other modules own, so config.json records every setting.
     config.data.normalize = asdict(NormalizeConfig(**config.data.normalize))
     if config.data.augment is not None:
         config.data.augment = asdict(AugmentConfig(**config.data.augment))
-    samples, train_samples, dev_samples = prepare_run(config, run_dir, resume)
+    samples, train_samples, dev_samples = prepare_run(config, run_dir, resume, overwrite)
 
     accelerator = make_accelerator(config.optim.mixed_precision)
     if resume:
@@ -163,11 +192,11 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
 
     train_set = dataset(config, train_samples, train=True)
     dev_set = dataset(config, dev_samples, train=False)
-    train_loader = make_loader(train_set, config.optim.batch_size, True, config.seed, config.data.num_workers)
-    dev_loader = make_loader(dev_set, config.eval.batch_size, False, config.seed, config.data.num_workers)
+    max_frames = model.max_frames(config.eval.max_new_tokens)  # longer clips: left out of training, cut for scoring
+    train_loader = make_loader(train_set, config.optim.batch_size, True, config.seed, config.data.num_workers, max_frames)
+    dev_loader = make_loader(dev_set, config.eval.batch_size, False, config.seed, config.data.num_workers, max_frames)
     if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config.save(run_dir / "config.json")
+        open_run_folder(run_dir, config, resume)
         write_into(run_dir, tokenizer.save_pretrained)  # before any checkpoint: --resume reads it
         parameters = sum(p.numel() for p in model.parameters())
         console.print(
@@ -198,7 +227,8 @@ def score_best(best: nn.Module, samples: list[Sample], config: RunConfig, run_di
     """Score the best checkpoint on test (when the split exists), print every split's scores, return them."""
     test_samples = split(samples, config.data.test_split)
     if test_samples:
-        loader = make_loader(dataset(config, test_samples, train=False), config.eval.batch_size, shuffle=False)
+        max_frames = best.max_frames(config.eval.max_new_tokens)
+        loader = make_loader(dataset(config, test_samples, train=False), config.eval.batch_size, shuffle=False, max_frames=max_frames)
         scores, rows = evaluate(best.to(accelerator.device), loader, accelerator, config.eval)
         if accelerator.is_main_process:
             write_results(run_dir, config.data.test_split, scores, rows)
@@ -238,7 +268,8 @@ def evaluate_run(
     if not samples:
         raise ValueError(f"no {name!r} clips in {', '.join(config.data.annotations)}")
     accelerator = make_accelerator(config.optim.mixed_precision)
-    loader = make_loader(dataset(config, samples, train=False), config.eval.batch_size, shuffle=False)
+    max_frames = model.max_frames(config.eval.max_new_tokens)
+    loader = make_loader(dataset(config, samples, train=False), config.eval.batch_size, shuffle=False, max_frames=max_frames)
     scores, rows = evaluate(model.to(accelerator.device), loader, accelerator, config.eval)
     if accelerator.is_main_process:
         write_results(run_dir, name, scores, rows)

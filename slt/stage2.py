@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from accelerate.utils import set_seed
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from transformers import BartConfig
 from transformers.models.bart.modeling_bart import BartEncoder
@@ -30,7 +30,7 @@ from slt import stage1
 from slt.config import RunConfig
 from slt.model.encoder import EncoderOutput, KeypointEncoder
 from slt.model.llm import VisualLM, load_llm
-from slt.model.translator import SignTranslator
+from slt.model.translator import SignTranslator, load_weights
 from slt.preprocess.augment import AugmentConfig
 from slt.preprocess.dataset import make_loader
 from slt.preprocess.normalize import NormalizeConfig, Normalizer
@@ -135,9 +135,7 @@ def load_model(run_dir: str | Path) -> tuple[Stage2Translator, RunConfig]:
         encoder = LightTEncoderStates(encoder, nn.Linear(feature_dim, light_t.d_model), BartEncoder(light_t), config.model.feature)
         feature_dim = light_t.d_model
     model = assemble(config, encoder, feature_dim, lm)
-    missing, unexpected = model.load_state_dict(load_file(str(run_dir / VISUAL_WEIGHTS)), strict=False)
-    if unexpected or any(not k.startswith("lm.") for k in missing):
-        raise ValueError(f"{run_dir}/{VISUAL_WEIGHTS} does not match its config.json")
+    load_weights(model, run_dir / VISUAL_WEIGHTS, optional="lm.")  # the LLM's weights are in llm/
     return model.eval(), config
 
 
@@ -188,12 +186,13 @@ def build_model(config: RunConfig) -> Stage2Translator:
     return assemble(config, encoder, light_t.config.d_model, lm)
 
 
-def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
-    """Train stage 2 into `run_dir`, then score the best checkpoint on the test split; returns metrics.json."""
+def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False) -> dict:
+    """Train stage 2 into `run_dir` (`overwrite`: replacing the run there), then score the best checkpoint
+    on the test split; returns metrics.json."""
     run_dir = Path(run_dir)
     resolve_stage2(config)
     s2 = config.stage2
-    samples, train_samples, dev_samples = stage1.prepare_run(config, run_dir, resume)
+    samples, train_samples, dev_samples = stage1.prepare_run(config, run_dir, resume, overwrite)
 
     accelerator = make_accelerator(config.optim.mixed_precision)
     set_seed(config.seed)  # the same adapter, LoRA and (joint / no init) encoder initialization every run
@@ -201,11 +200,12 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False) -> dict:
 
     llm_params = [p for p in model.lm.parameters() if p.requires_grad]
     visual_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
-    train_loader = make_loader(stage1.dataset(config, train_samples, train=True), config.optim.batch_size, True, config.seed, config.data.num_workers)
-    dev_loader = make_loader(stage1.dataset(config, dev_samples, train=False), config.eval.batch_size, False, config.seed, config.data.num_workers)
+    max_frames = model.max_frames(config.eval.max_new_tokens)  # longer clips: left out of training, cut for scoring
+    train_set, dev_set = stage1.dataset(config, train_samples, train=True), stage1.dataset(config, dev_samples, train=False)
+    train_loader = make_loader(train_set, config.optim.batch_size, True, config.seed, config.data.num_workers, max_frames)
+    dev_loader = make_loader(dev_set, config.eval.batch_size, False, config.seed, config.data.num_workers, max_frames)
     if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config.save(run_dir / "config.json")
+        stage1.open_run_folder(run_dir, config, resume)
         origin = "joint, from scratch" if s2.joint else f"encoder from {s2.init}" if s2.init else "random encoder"
         console.print(
             f"Stage 2 ({origin}; frozen: {s2.freeze}; {s2.adapter_input} features -> MLP -> {s2.llm} [{s2.finetune}]): "

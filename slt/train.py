@@ -40,13 +40,14 @@ from accelerate.utils import gather_object, set_seed
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from safetensors.torch import load_model, save_model
+from safetensors.torch import save_model
 from torch import nn
 from torch.utils.data import DataLoader
 
 from slt.config import EvalConfig, OptimConfig
 from slt.keypoints.io import atomic_write
 from slt.metrics import Scores, score
+from slt.model.translator import load_weights
 
 console = Console(stderr=True)
 # `reading_check`: below these, dev outputs say the model ignores its input.
@@ -272,14 +273,15 @@ def save_resume(run_dir: Path, model: nn.Module, optimizer, scheduler, state: Tr
         resume = run_dir / "resume"
         resume.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{state.epoch:04d}"
-        tmp = Path(tempfile.mkdtemp(dir=resume, prefix=f".{name}."))
-        save_model(accelerator.unwrap_model(model), str(tmp / "model.safetensors"))
-        torch.save(
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "state": asdict(state), "rng": rngs},
-            tmp / "state.pt",
-        )
-        shutil.rmtree(resume / name, ignore_errors=True)
-        os.replace(tmp, resume / name)
+
+        def write(tmp: str) -> None:
+            save_model(accelerator.unwrap_model(model), str(Path(tmp) / "model.safetensors"))
+            torch.save(
+                {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "state": asdict(state), "rng": rngs},
+                Path(tmp) / "state.pt",
+            )
+
+        atomic_write(resume / name, write, folder=True)
         atomic_write(resume / "latest", lambda t: Path(t).write_text(name))
         for old in resume.iterdir():  # older states, and leftovers of an interrupted save
             if old.name not in (name, "latest"):
@@ -294,8 +296,11 @@ def load_resume(run_dir: Path, model: nn.Module, optimizer, scheduler, accelerat
     folder = run_dir / "resume" / latest.read_text().strip()
     # Read on the CPU and copied into the parameters wherever they are (safetensors rejects some device
     # names, e.g. "cpu:0" of CPU processes under `accelerate launch`).
-    load_model(accelerator.unwrap_model(model), str(folder / "model.safetensors"))
-    saved = torch.load(folder / "state.pt", weights_only=True, map_location="cpu")
+    load_weights(accelerator.unwrap_model(model), folder / "model.safetensors")
+    try:
+        saved = torch.load(folder / "state.pt", weights_only=True, map_location="cpu")
+    except Exception as error:  # torch raises several types for a truncated or foreign file
+        raise ValueError(f"{folder / 'state.pt'} is damaged ({error}); start the run again with --overwrite") from None
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     rngs = saved["rng"]

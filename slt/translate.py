@@ -7,7 +7,8 @@ one loads the model: loading means importing torch and transformers, which on a 
 long as extracting a few seconds of video, and in a thread of this process the imports would hold the GIL
 the extraction needs. Then the run's own normalization, the encoder and beam search, in batches. An input
 that cannot be used (unreadable, no frames, nobody in view) gets an error of its own; the others are
-still translated.
+still translated. A clip longer than the model's positions allow is translated in consecutive parts that
+each fit (`windows`), and their sentences are joined, with a warning.
 
 torch is imported inside `translate`, not here, so that the child process does not import it.
 """
@@ -36,6 +37,7 @@ class Translation:
     input: str
     text: str | None = None
     error: str | None = None
+    warning: str | None = None  # translated, but with a caveat (a clip too long to read at once)
     seconds: dict[str, float] = field(default_factory=dict)  # extraction / reading, encoder, generation
 
 
@@ -182,11 +184,20 @@ def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | No
         "generation": 0.0,
     }
     normalizer = Normalizer(NormalizeConfig(**config.data.normalize))
-    items = [
-        (result, {"features": torch.from_numpy(normalizer(kp)), "text": "", "gloss": "", "name": result.input})
-        for result, kp in zip(results, clips)
-        if kp is not None
-    ]
+    max_frames = model.max_frames(config.eval.max_new_tokens)
+    items = []  # (result, one part of its clip)
+    for result, kp in zip(results, clips):
+        if kp is None:
+            continue
+        parts = windows(kp.num_frames, max_frames)
+        if len(parts) > 1:
+            result.warning = (
+                f"{kp.num_frames} frames, more than the {max_frames} the model reads at once: "
+                f"translated in {len(parts)} consecutive parts, their sentences joined"
+            )
+        features = torch.from_numpy(normalizer(kp))
+        items += [(result, {"features": features[a:b], "text": "", "gloss": "", "name": result.input}) for a, b in parts]
+        result.text, result.seconds["encoder"], result.seconds["generation"] = "", 0.0, 0.0
     beams = num_beams or config.eval.num_beams
     for first in range(0, len(items), config.eval.batch_size):
         chunk = items[first : first + config.eval.batch_size]
@@ -200,14 +211,23 @@ def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | No
             )
             generated = time.perf_counter()
         for (result, _), sentence in zip(chunk, sentences):
-            result.text = sentence
-            # A batch's time is shared evenly among its clips.
-            result.seconds["encoder"] = (encoded - tick) / len(chunk)
-            result.seconds["generation"] = (generated - encoded) / len(chunk)
+            result.text = f"{result.text} {sentence}".strip()
+            # A batch's time is shared evenly among its clips' parts.
+            result.seconds["encoder"] += (encoded - tick) / len(chunk)
+            result.seconds["generation"] += (generated - encoded) / len(chunk)
         timings["encoder"] += encoded - tick
         timings["generation"] += generated - encoded
     timings["total"] = time.perf_counter() - start
     return results, timings
+
+
+def windows(frames: int, max_frames: int | None) -> list[tuple[int, int]]:
+    """[start, stop) of the fewest consecutive, equally long parts of a clip of `frames` frames that each fit
+    `max_frames` (one part when it fits, or there is no limit). Consecutive, not overlapping: overlapping
+    parts would translate the signs they share twice."""
+    count = 1 if max_frames is None else -(-frames // max_frames)
+    bounds = [round(i * frames / count) for i in range(count + 1)]
+    return list(zip(bounds, bounds[1:]))
 
 
 def load_run(run_dir: str | Path):

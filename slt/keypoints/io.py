@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,18 +81,33 @@ class Keypoints:
         }
 
 
-def atomic_write(path: str | Path, write) -> None:
-    """Call `write(tmp_path)`, then rename the temp file onto `path`: readers never see half a file."""
-    path = Path(path)
+def atomic_write(path: str | Path, write: Callable[[str], object], folder: bool = False) -> None:
+    """Call `write(tmp)` on a temp file beside `path` (with `folder`: a fresh temp folder), then rename it
+    onto `path`: readers never see half of it, and a killed write leaves only a hidden `.NAME.*.tmp`.
+
+    A folder replaces an existing one at `path` only after the new one is complete; callers decide first,
+    with `check_output_folder`, that the existing one may go. Files and folders get the permissions the
+    umask gives, not the owner-only ones of `mkstemp` and `mkdtemp`.
+    """
+    path = Path(os.path.abspath(path))  # "." and "out/" have a parent and a name too
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    if folder:
+        tmp = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    else:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
     try:
         write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates owner-only files; give the usual permissions
-        os.replace(tmp, path)
+        os.chmod(tmp, (0o777 if folder else 0o666) & ~_umask())
+        if folder and path.exists():
+            old = f"{tmp}.old"  # unique as `tmp` is; removed once the new folder is in place
+            os.replace(path, old)
+            os.replace(tmp, path)
+            os.unlink(old) if os.path.islink(old) else shutil.rmtree(old)  # a link to a folder: the link only
+        else:
+            os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True) if folder else Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -98,6 +115,19 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_output_folder(path: str | Path, kind: str, is_own: Callable[[Path], bool], overwrite: bool) -> None:
+    """Refuse (ValueError, one line) to write `kind` into `path` when that would destroy something slt
+    did not write: `path` may be absent, an empty folder, or, with `overwrite`, slt's own `kind` there
+    before (`is_own(path)` recognises it by its marker files)."""
+    path = Path(path)
+    if not path.exists() or path.is_dir() and not any(path.iterdir()):
+        return
+    if not path.is_dir() or not is_own(path):
+        raise ValueError(f"{path} exists and is not {kind}; choose another folder")
+    if not overwrite:
+        raise ValueError(f"{path} already holds {kind}; pass --overwrite to replace it, or choose another folder")
 
 
 def to_table(kp: Keypoints) -> pa.Table:

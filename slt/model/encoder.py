@@ -44,13 +44,25 @@ class EncoderConfig:
     dropout: float = 0.1
 
     def __post_init__(self):
+        # Checked here, where a config file is read, not deep inside the model after an epoch of training.
+        def positive(value) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+        if not isinstance(self.channels, (list, tuple)) or not self.channels or not all(map(positive, self.channels)):
+            raise ValueError(f"model.encoder.channels must be a non-empty list of positive integers (one per ST-GCN block), got {self.channels!r}")
         self.channels = tuple(self.channels)
         if self.downsample not in (1, 2, 4, 8):
-            raise ValueError(f"downsample must be 1, 2, 4 or 8, got {self.downsample}")
-        if not self.channels:
-            raise ValueError("the encoder needs at least one ST-GCN block (channels is empty)")
-        if self.stride < 1 or self.downsample % self.stride:
-            raise ValueError(f"encoder.stride must divide downsample ({self.downsample}), got {self.stride}")
+            raise ValueError(f"model.encoder.downsample must be 1, 2, 4 or 8, got {self.downsample!r}")
+        for key in ("temporal_kernel", "local_kernel"):
+            value = getattr(self, key)
+            if not positive(value) or value % 2 == 0:  # an even kernel would change the clip's length
+                raise ValueError(f"model.encoder.{key} must be a positive odd integer, got {value!r}")
+        if not positive(self.dim):
+            raise ValueError(f"model.encoder.dim must be a positive integer, got {self.dim!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"model.encoder.dropout must be in [0, 1), got {self.dropout!r}")
+        if not positive(self.stride) or self.downsample % self.stride:
+            raise ValueError(f"model.encoder.stride must be a positive divisor of downsample ({self.downsample}), got {self.stride!r}")
 
 
 @dataclass

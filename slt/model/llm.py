@@ -71,6 +71,15 @@ class VisualLM(nn.Module):
     def hidden_size(self) -> int:
         return self.model.get_input_embeddings().embedding_dim
 
+    def input_positions(self, text_tokens: int) -> int | None:
+        """How many visual embeddings fit the model's positions (None: no fixed limit); a decoder-only
+        model keeps room for the prompt and `text_tokens` of the sentence."""
+        config = self.model.config
+        limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        if limit is None or self.is_encoder_decoder:
+            return limit
+        return limit - len(self.tokenizer(self.prompt, add_special_tokens=False)["input_ids"]) - text_tokens
+
     def _target_ids(self, texts: list[str]) -> list[list[int]]:
         # Special tokens are added by hand: tokenizers disagree on whether they append EOS themselves.
         ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
@@ -167,6 +176,12 @@ class VisualLM(nn.Module):
         prompt = source.pop("prompt", "")
         tokenizer = AutoTokenizer.from_pretrained(directory)
         finetune = source.get("finetune")
+        base = Path(str(source.get("base")))
+        if finetune in ("lora", "frozen") and base.is_absolute() and not base.exists():  # not a hub id: a folder that went
+            raise LLMUnavailableError(
+                f"the base LLM folder {base} that {directory / CONFIG_NAME} names no longer exists; "
+                "put it back (or train with --merge for a run that stands alone)"
+            )
         with _quietly():
             if finetune in ("lora", "frozen"):
                 model, _ = _load_hf(source["base"])
@@ -266,6 +281,8 @@ def _load_hf(name: str, with_model: bool = True):
     `with_model=False` loads the tokenizer alone (model None).
     """
     local = Path(name).expanduser()
+    if not local.exists() and (local.is_absolute() or name.startswith((".", "~"))):  # a path, not a hub id
+        raise LLMUnavailableError(f"no model folder {name}")
     if local.exists():
         if not (local / "config.json").exists() and with_model:
             raise LLMUnavailableError(f"{name} has no config.json: it is not a saved Hugging Face model folder")

@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,11 +26,19 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import LlamaConfig, LlamaForCausalLM, MBartConfig, MBartForConditionalGeneration, PreTrainedTokenizerBase
 
+from slt.keypoints.io import atomic_write, check_output_folder
 from slt.preprocess.annotations import read_annotations
 from slt.preprocess.tokenizer import train_tokenizer
 
 ARCHITECTURES = ("causal", "seq2seq")
 TABLE_SUFFIXES = (".csv", ".tsv")
+SUMMARY_FILE = "make_llm.json"  # written last into every made LLM: the mark of a folder `make_llm` may replace
+
+
+def check_out(out: str | Path, overwrite: bool) -> None:
+    """Refuse, before any work, an OUT that holds anything but an earlier `make_llm` build (that one only
+    with `overwrite`)."""
+    check_output_folder(out, "an LLM made by `slt make-llm`", lambda folder: (folder / SUMMARY_FILE).is_file(), overwrite)
 
 
 @dataclass
@@ -57,6 +63,13 @@ class MakeLLMConfig:
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {list(ARCHITECTURES)}")
+        for key in ("layers", "heads", "ffn", "batch_size", "warmup"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if self.dim < 1 or self.dim % self.heads:
+            raise ValueError(f"dim must be a positive multiple of heads ({self.heads}), got {self.dim}")
+        if self.steps < 0 or self.vocab_size < 8:
+            raise ValueError(f"steps must be 0 or more and vocab_size at least 8, got {self.steps} and {self.vocab_size}")
 
 
 def read_corpus(paths: list[str | Path]) -> list[str]:
@@ -74,7 +87,11 @@ def read_corpus(paths: list[str | Path]) -> list[str]:
                 raise ValueError(f"{path} has no train-split rows; the LLM is pre-trained on training sentences only")
             sentences += train
         else:
-            sentences += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(f"corpus file {path} is not UTF-8 text (one sentence per line)") from None
+            sentences += [line.strip() for line in text.splitlines() if line.strip()]
     if len(sentences) < 2:
         raise ValueError("the corpus needs at least two sentences")
     return sentences
@@ -203,7 +220,8 @@ def pretrain(
 
 
 def make_llm(out: str | Path, texts: list[str], config: MakeLLMConfig, show_progress: bool = True) -> dict:
-    """Build, pre-train and save a small LLM to `out` (written to a temp folder, then renamed).
+    """Build, pre-train and save a small LLM to `out` (written to a temp folder, then renamed; whatever is
+    at `out` is replaced, so check it first with `check_out`).
 
     Returns a summary: sizes, steps, held-out perplexity before and after pre-training.
     """
@@ -231,16 +249,11 @@ def make_llm(out: str | Path, texts: list[str], config: MakeLLMConfig, show_prog
         "perplexity_before": before,
         "perplexity_after": after,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
+
+    def write(tmp: str) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / "make_llm.json").write_text(json.dumps(summary, indent=2))
-        if out.exists():  # replace an earlier build only once the new one is complete
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        (Path(tmp) / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+
+    atomic_write(out, write, folder=True)  # an earlier build is replaced only once the new one is complete
     return summary

@@ -48,14 +48,19 @@ class Sample:
 def read_annotations(paths: str | Path | list[str | Path]) -> list[Sample]:
     """Read one or more annotation tables into samples, in file then row order.
 
-    Raises ValueError naming the file and line for an empty text or name, a name seen before (in any
-    of the files), an unknown split, or a table without name and text columns.
+    Raises ValueError naming the file and line for an empty text, a name that is empty or would leave
+    the data folder (`clip_name_problem`), a name seen before (in any of the files), an unknown split, or
+    a table without name and text columns.
     """
     paths = [paths] if isinstance(paths, (str, Path)) else paths
     samples: list[Sample] = []
     seen: dict[str, str] = {}  # name -> "file:line" where it first appeared
     for path in map(Path, paths):
-        for line, sample in _read_table(path):
+        try:
+            rows = list(_read_table(path))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not UTF-8 text; an annotation table is a CSV/TSV file") from None
+        for line, sample in rows:
             where = f"{path}:{line}"
             if sample.name in seen:
                 raise ValueError(f"{where}: duplicate clip name {sample.name!r} (first at {seen[sample.name]})")
@@ -91,8 +96,9 @@ def _read_table(path: Path):
             if len(row) != len(header):
                 raise ValueError(f"{path}:{line}: {len(row)} fields where the header has {len(header)}")
             value = {field: row[i].strip() if i is not None else None for field, i in column.items()}
-            if not value["name"]:
-                raise ValueError(f"{path}:{line}: empty clip name")
+            problem = clip_name_problem(value["name"])
+            if problem:
+                raise ValueError(f"{path}:{line}: {problem}")
             if not value["text"]:
                 raise ValueError(f"{path}:{line}: empty text for clip {value['name']!r}")
             if value["split"] is None:
@@ -102,6 +108,20 @@ def _read_table(path: Path):
             else:
                 raise ValueError(f"{path}:{line}: unknown split {value['split']!r}; use one of {list(SPLITS)}")
             yield line, Sample(value["name"], value["text"], split, value["signer"] or None, value["gloss"] or None)
+
+
+def clip_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a clip name, or None. A clip name comes from a table and is data, not a path: it
+    may name a subfolder (`train/clip01`) but never leaves the folder it is read from or written to."""
+    if not name or name.lower() in ("nan", "none", "null"):  # pandas turns an empty cell into "nan"
+        return f"empty clip name {name!r}"
+    if any(ord(c) < 32 or c == "\x7f" for c in name) or "\\" in name:
+        return f"clip name {name!r} holds a control character or a backslash"
+    if name.startswith("/"):
+        return f"clip name {name!r} is an absolute path; names are relative to the keypoint folder"
+    if any(part in ("", ".", "..") or part.startswith(".") for part in name.split("/")):
+        return f"clip name {name!r} has an empty, '..' or hidden ('.') part; names stay inside the keypoint folder"
+    return None
 
 
 def split_from_filename(path: str | Path) -> str | None:

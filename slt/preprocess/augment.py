@@ -30,6 +30,19 @@ class AugmentConfig:
     hand_drop: float = 0.2  # probability, per hand, that it goes missing for a stretch of frames
     hand_drop_frames: int = 8  # longest such stretch
 
+    def __post_init__(self):
+        # (key, lowest, highest, highest allowed): checked when a config is read, not at the first batch.
+        inf = float("inf")
+        ranges = [("rotation", 0, 180, True), ("scale", 0, 1, False), ("shear", 0, inf, False), ("translation", 0, inf, False),
+                  ("speed", 0, 1, False), ("frame_drop", 0, 1, False), ("joint_noise", 0, inf, False), ("hand_drop", 0, 1, True),
+                  ("hand_drop_frames", 0, inf, False)]  # fmt: skip
+        for key, low, high, closed in ranges:
+            value = getattr(self, key)
+            number = isinstance(value, int if key == "hand_drop_frames" else (int, float)) and not isinstance(value, bool)
+            if not number or not (low <= value <= high if closed else low <= value < high):
+                kind = "an integer" if key == "hand_drop_frames" else "a number"
+                raise ValueError(f"data.augment.{key} must be {kind} in [{low}, {high}{']' if closed else ')'}, got {value!r}")
+
 
 def augment(body: np.ndarray, config: AugmentConfig, rng: np.random.Generator, hands: Iterable[np.ndarray]) -> np.ndarray:
     """A randomly transformed copy of `body` `[T, J, D]` (D = 2 or 3; NaN = missing).

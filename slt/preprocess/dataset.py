@@ -38,6 +38,7 @@ CACHE_VERSION = 1  # bump when the packed layout changes, so old caches are not 
 PROGRESS_MIN_CLIPS = 200  # packing fewer clips than this takes a second or two: no progress bar
 PARALLEL_MIN_CLIPS = 500  # below this, starting worker processes costs about what they save
 MAX_PACKING_WORKERS = 8
+console = Console(stderr=True)
 
 
 class KeypointDataset(Dataset):
@@ -88,7 +89,6 @@ class KeypointDataset(Dataset):
     def _pack(self, offsets_path: Path) -> None:
         start = time.perf_counter()
         paths = [keypoint_path(self.data_dir, sample.name) for sample in self.samples]
-        console = Console(stderr=True)
         read = partial(read_clip, normalizer=self.normalizer)
         # Reading Parquet dominates packing: large splits read in parallel, one process per core.
         workers = min(os.cpu_count() or 1, MAX_PACKING_WORKERS) if len(paths) >= PARALLEL_MIN_CLIPS else 1
@@ -173,11 +173,20 @@ class LengthBucketSampler(Sampler):
     """
 
     def __init__(
-        self, lengths: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0, window: int = 50, padding_noise: float = 0.05
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        window: int = 50,
+        padding_noise: float = 0.05,
+        indices: np.ndarray | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
-        self.lengths = np.asarray(lengths)
+        # The dataset indices to draw from (default: all), and their clip lengths.
+        self.indices = np.arange(len(lengths)) if indices is None else np.asarray(indices)
+        self.lengths = np.asarray(lengths)[self.indices]
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
@@ -201,14 +210,15 @@ class LengthBucketSampler(Sampler):
         else:
             batches = self._batches(np.argsort(self.lengths, kind="stable"))
         for batch in batches:
-            yield [(int(i), epoch) for i in batch]
+            yield [(int(self.indices[i]), epoch) for i in batch]
 
     def _batches(self, order: np.ndarray) -> list[np.ndarray]:
         return np.split(order, range(self.batch_size, len(order), self.batch_size))
 
 
-def collate(items: list[dict]) -> dict:
-    """Stack items into a batch, zero-padding features in time; see `make_loader`."""
+def collate(items: list[dict], max_frames: int | None = None) -> dict:
+    """Stack items into a batch, zero-padding features in time (and cutting them to `max_frames`); see `make_loader`."""
+    items = [{**item, "features": item["features"][:max_frames]} for item in items]
     lengths = [len(item["features"]) for item in items]
     # Padded in NumPy: torch's multi-threaded copies stall badly when the cores are busy with other work.
     features = np.zeros((len(items), max(lengths), *items[0]["features"].shape[1:]), np.float32)
@@ -219,16 +229,38 @@ def collate(items: list[dict]) -> dict:
     return {"features": torch.from_numpy(features), "frame_mask": frame_mask, **batch}
 
 
-def make_loader(dataset: KeypointDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
+def make_loader(
+    dataset: KeypointDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0, max_frames: int | None = None
+) -> DataLoader:
     """A DataLoader over `dataset` with length bucketing. Every batch is a dict:
 
     "features" FloatTensor `[B, T, J', C]` zero-padded in time, "frame_mask" BoolTensor `[B, T]`
     (True on real frames), "text", "gloss" and "name" lists of strings.
+
+    Clips longer than `max_frames` (the most the model reads, `SignTranslator.max_frames`) are left out of
+    training (`shuffle`), where their sentence would not match a cut clip, and cut to their first
+    `max_frames` frames for evaluation, so that every clip is scored; either is said on the console.
     """
+    split = dataset.samples[0].split or "the"
+    longest = int(dataset.lengths.max())
+    long = np.flatnonzero(dataset.lengths > max_frames) if max_frames is not None else np.array([], int)
+    say = console.print if int(os.environ.get("RANK", "0")) == 0 else lambda *args: None  # once, not per process
+    if shuffle and max_frames is not None:
+        message = f"{split} clips: the longest has {longest} frames; the model reads at most {max_frames}"
+        if len(long):
+            message += f"; [yellow]{len(long)} of {len(dataset)} clip(s) longer than that are left out of training[/]"
+        say(message)
+        if len(long) == len(dataset):
+            raise ValueError(f"every {split} clip is longer than the {max_frames} frames the model reads")
+    elif len(long):
+        say(f"[yellow]{len(long)} of {len(dataset)} {split} clip(s) are longer than the {max_frames} frames the model "
+            f"reads (the longest: {longest}): each is scored on its first {max_frames} frames[/]")
+    keep = np.setdiff1d(np.arange(len(dataset)), long) if shuffle else None
     return DataLoader(
         dataset,
-        batch_sampler=LengthBucketSampler(dataset.lengths, batch_size, shuffle, seed),
-        collate_fn=collate,
+        batch_sampler=LengthBucketSampler(dataset.lengths, batch_size, shuffle, seed, indices=keep),
+        # Cut in training too: augmentation may slow a clip that fits down to one that does not.
+        collate_fn=partial(collate, max_frames=max_frames),
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )

@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from slt.keypoints import schema
 from slt.keypoints.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipSource, FrameReader, UnreadableClip, is_video
 from slt.keypoints.io import Keypoints, atomic_write, read_parquet, write_parquet
+from slt.preprocess.annotations import clip_name_problem
 
 if TYPE_CHECKING:  # MediaPipe is imported by the workers only
     from slt.keypoints.extract import HolisticExtractor
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # MediaPipe is imported by the workers only
 # A worker process is replaced after this many clips, so that anything MediaPipe or FFmpeg leaks over
 # a long batch is given back.
 RECYCLE_AFTER = 50
+MANIFEST_COLUMNS = ["clip", "source", "frames", "fps"]  # then one detection rate per part
+ERROR_COLUMNS = ["input", "reason"]  # warnings too, their reason starting with "warning: "
 # How2Sign's column names for a segments table, next to the plain ones.
 SEGMENT_COLUMNS = {
     "name": ("name", "sentence_name"),
@@ -70,6 +73,7 @@ class Summary:
     frames: int = 0
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (input, "warning: ..."): written, but check them
 
 
 def plan_jobs(
@@ -142,6 +146,8 @@ def _segment_jobs(table_path: Path, videos: list[tuple[str, Path]]) -> list[Job]
         row = dict(zip(table.columns, row))
         where = f"segments table {table_path} line {line}"
         name, video = str(row[columns["name"]]).strip(), str(row[columns["video"]]).strip()
+        if problem := clip_name_problem(name):  # the name becomes an output path under --out
+            raise ValueError(f"{where}: {problem}")
         video = video[: -len(Path(video).suffix)] if is_video(Path(video)) else video
         path = by_name.get(video)
         if path is None:
@@ -154,15 +160,15 @@ def _segment_jobs(table_path: Path, videos: list[tuple[str, Path]]) -> list[Job]
             start, end = float(row[columns["start"]]), float(row[columns["end"]])
         except ValueError:
             raise ValueError(f"{where}: start and end must be numbers of seconds") from None
-        if not 0 <= start < end:
-            raise ValueError(f"{where}: needs 0 <= start < end, got {start:g} and {end:g}")
+        if not 0 <= start < end < float("inf"):
+            raise ValueError(f"{where}: needs 0 <= start < end (finite), got {start:g} and {end:g}")
         jobs.append(Job(name, ClipSource(path, start, end), f"{path} [{start:g}s-{end:g}s]"))
     return jobs
 
 
 def manifest_record(name: str, kp: Keypoints) -> dict:
     """The manifest row of one output file."""
-    record = {"clip": name, "source": kp.info.get("source", ""), "frames": kp.num_frames, "fps": kp.fps}
+    record = dict(zip(MANIFEST_COLUMNS, (name, kp.info.get("source", ""), kp.num_frames, kp.fps)))
     record.update({f"{part}_rate": round(rate, 4) for part, rate in kp.detection_rates().items()})
     return record
 
@@ -185,7 +191,10 @@ def extract_clip(
     """Extract one job into `out_dir` (or read back its finished file); every failure becomes `Result.error`."""
     out = out_dir / f"{job.name}.parquet"
     if out.exists() and not overwrite:
-        return Result(job, record=manifest_record(job.name, read_parquet(out)))
+        try:
+            return Result(job, record=manifest_record(job.name, read_parquet(out)))
+        except Exception as error:  # pyarrow raises several types; one damaged file must not stop the batch
+            return Result(job, error=f"its output {out} is unreadable ({error}); delete it or pass --overwrite to extract it again")
     try:
         reader = FrameReader(job.source)
         kp = extractor(reader, on_frame=on_frame)
@@ -196,6 +205,9 @@ def extract_clip(
         return Result(job, error=str(error))
     except Exception as error:  # an unexpected decoder or disk failure must not stop the rest of the batch
         return Result(job, error=f"{type(error).__name__}: {error}")
+    # Cut short (or a container that overstates): more than a container's usual estimation error missing.
+    if reader.expected_frames - kp.num_frames > max(1, reader.expected_frames // 100):
+        reader.warnings.append(f"the video ended after {kp.num_frames} of the {reader.expected_frames} frames its container announces")
     return Result(job, manifest_record(job.name, kp), warnings=reader.warnings, frames=kp.num_frames)
 
 
@@ -282,20 +294,42 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(buffer.getvalue()))
 
 
-def write_manifest(out_dir: Path, records: dict[str, dict]) -> None:
+def write_manifest(out_dir: Path, records: dict[str, dict]) -> list[tuple[str, str]]:
     """Write `out_dir/manifest.csv` over every keypoint file under `out_dir`, sorted by clip.
 
-    `records` holds the rows already known by clip name; other files are read for theirs.
+    `records` holds the rows already known by clip name; other files are read for theirs. Returns the
+    (file, reason) of those that cannot be read, left out of the manifest.
     """
-    rows = []
+    rows, unreadable = [], []
     for path in sorted(out_dir.rglob("*.parquet")):
         name = path.relative_to(out_dir).with_suffix("").as_posix()
         if name.startswith(".") or "/." in name:
             continue
-        rows.append(records.get(name) or manifest_record(name, read_parquet(path)))
+        try:
+            rows.append(records.get(name) or manifest_record(name, read_parquet(path)))
+        except Exception as error:  # pyarrow raises several types for files that are not keypoint Parquet
+            unreadable.append((str(path), f"unreadable keypoint file, left out of manifest.csv ({error})"))
     rows.sort(key=lambda r: r["clip"])
     parts = [p for p in schema.PARTS if any(f"{p}_rate" in r for r in rows)] or list(schema.DEFAULT_PARTS)
-    _write_csv(out_dir / "manifest.csv", rows, ["clip", "source", "frames", "fps"] + [f"{p}_rate" for p in parts])
+    _write_csv(out_dir / "manifest.csv", rows, MANIFEST_COLUMNS + [f"{p}_rate" for p in parts])
+    return unreadable
+
+
+def check_out(out_dir: Path, jobs: list[Job]) -> None:
+    """Refuse (ValueError), before any work, an `out_dir` whose manifest.csv or errors.csv slt did not
+    write (a rerun replaces them), and a job whose file would land outside `out_dir` through a linked
+    subfolder."""
+    for name, columns in (("manifest.csv", MANIFEST_COLUMNS), ("errors.csv", ERROR_COLUMNS)):
+        path = out_dir / name
+        if path.exists():
+            with open(path, encoding="utf-8", errors="replace") as f:
+                if not f.readline().startswith(",".join(columns)):
+                    raise ValueError(f"{path} was not written by `slt preprocess`; choose another --out")
+    root = out_dir.resolve()
+    for job in jobs:
+        folder = (out_dir / job.name).parent
+        if not folder.resolve().is_relative_to(root):
+            raise ValueError(f"{job.input} would be written outside --out {out_dir}: {folder} links to {folder.resolve()}")
 
 
 def default_workers() -> int:
@@ -327,6 +361,7 @@ def run_batch(
         from slt.preprocess import ray_extract  # Ray is an optional extra
 
         workers = ray_extract.connect(ray, workers)
+    check_out(out_dir, jobs)
     workers = min(workers or default_workers(), len(jobs))
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = [out_dir / f"{job.name}.parquet" for job in jobs]
@@ -359,6 +394,7 @@ def run_batch(
                 progress.console.print(
                     f"warning: {result.job.input}: {warning}", markup=False, highlight=False, soft_wrap=True
                 )
+                summary.warnings.append((result.job.input, f"warning: {warning}"))
             if result.error:
                 summary.failures.append((result.job.input, result.error))
             elif result.frames:
@@ -371,17 +407,17 @@ def run_batch(
             progress.update(task, advance=1, speed=speed)
     summary.seconds = time.perf_counter() - start
 
-    write_manifest(out_dir, records)
+    summary.failures += write_manifest(out_dir, records)
     summary.failures.sort()
-    _write_csv(
-        out_dir / "errors.csv", [{"input": i, "reason": r} for i, r in summary.failures], ["input", "reason"]
-    )
+    problems = summary.failures + sorted(summary.warnings)
+    _write_csv(out_dir / "errors.csv", [dict(zip(ERROR_COLUMNS, row)) for row in problems], ERROR_COLUMNS)
     speed = summary.frames / summary.seconds if summary.seconds else 0.0
     clips = len(jobs) + len(failures)
     console.print(
         f"{clips} clip{'s' if clips != 1 else ''}: {summary.extracted} extracted ({summary.frames} frames, "
         f"{speed:.1f} frames/s, {summary.seconds:.0f}s), {summary.skipped} already done, "
-        f"{len(summary.failures)} failed" + (f" (see {out_dir / 'errors.csv'})" if summary.failures else ""),
+        f"{len(summary.failures)} failed" + (f", {len(summary.warnings)} with warnings" if summary.warnings else "")
+        + (f" (see {out_dir / 'errors.csv'})" if summary.failures or summary.warnings else ""),
         markup=False,
         highlight=False,
         soft_wrap=True,

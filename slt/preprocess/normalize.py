@@ -45,6 +45,11 @@ class NormalizeConfig:
     # asked for; then pose depth is taken from the shoulder midpoint, hand depth from the hand's wrist.
     use_z: bool = False
 
+    def __post_init__(self):
+        for key, value in vars(self).items():
+            if not isinstance(value, bool):
+                raise ValueError(f"data.normalize.{key} must be true or false, got {value!r}")
+
 
 class Normalizer:
     """Turns `[T, 75, 3]` MediaPipe points (pose, left hand, right hand) into `[T, J', C]` features.
