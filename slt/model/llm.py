@@ -215,6 +215,10 @@ def light_t(preset: str, tokenizer: PreTrainedTokenizerBase, dropout: float = 0.
         eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.eos_token_id,  # BART's convention
         forced_eos_token_id=tokenizer.eos_token_id,
+        # BART's own 0.02 suits its widths (768, 1024). At Light-T's 256-512 it leaves the decoder's
+        # cross-attention so weak that the decoder learns the sentences first and shuts the visual input
+        # out for good (BENCHMARKS.md, "Stage 1 on the realistic corpus"); 1/sqrt(width) keeps it open.
+        init_std=d_model**-0.5,
     )
     return VisualLM(BartForConditionalGeneration(config), tokenizer, source={"light_t": preset, "finetune": "full"})
 
