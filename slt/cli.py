@@ -60,9 +60,8 @@ def synth(
         else:
             clips = synthesis.toy_clips(train, dev, test, signers, seed)
         style = style or ("realistic" if from_table else "clean")
-        written = []  # the corpus is written into a temp folder, renamed to OUT once complete
-        atomic_write(out, lambda tmp: written.append(synthesis.write_corpus(tmp, clips, seed=seed, progress=True, style=style)), folder=True)
-        summary = written[0]
+        write = lambda tmp: synthesis.write_corpus(tmp, clips, seed=seed, progress=True, style=style)  # noqa: E731
+        summary = atomic_write(out, write, folder=True)  # a temp folder, renamed to OUT once complete
     except (OSError, ValueError) as e:
         raise fail(str(e))
     counts = ", ".join(f"{n} {split}" for split, n in summary.clips.items())

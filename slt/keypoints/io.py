@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -81,9 +82,13 @@ class Keypoints:
         }
 
 
-def atomic_write(path: str | Path, write: Callable[[str], object], folder: bool = False) -> None:
+T = TypeVar("T")
+
+
+def atomic_write(path: str | Path, write: Callable[[str], T], folder: bool = False) -> T:
     """Call `write(tmp)` on a temp file beside `path` (with `folder`: a fresh temp folder), then rename it
     onto `path`: readers never see half of it, and a killed write leaves only a hidden `.NAME.*.tmp`.
+    Returns what `write` returned.
 
     A folder replaces an existing one at `path` only after the new one is complete; callers decide first,
     with `check_output_folder`, that the existing one may go. Files and folders get the permissions the
@@ -97,7 +102,7 @@ def atomic_write(path: str | Path, write: Callable[[str], object], folder: bool 
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
     try:
-        write(tmp)
+        result = write(tmp)
         os.chmod(tmp, (0o777 if folder else 0o666) & ~_umask())
         if folder and path.exists():
             old = f"{tmp}.old"  # unique as `tmp` is; removed once the new folder is in place
@@ -109,6 +114,7 @@ def atomic_write(path: str | Path, write: Callable[[str], object], folder: bool 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True) if folder else Path(tmp).unlink(missing_ok=True)
         raise
+    return result
 
 
 def _umask() -> int:
