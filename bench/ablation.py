@@ -30,8 +30,8 @@ from slt import stage1, stage2
 from slt.config import resolve
 from slt.metrics import Scores
 from slt.model.make_llm import MakeLLMConfig, make_llm, read_corpus
-from slt.preprocess import synth
-from slt.preprocess.annotations import read_annotations
+from slt.synth import language
+from slt.data.annotations import read_annotations
 
 SECTION = "## Ablation: factorized vs joint"
 
@@ -82,7 +82,7 @@ def more_sentences(count: int, samples: list) -> list[str]:
     held_out = {s.text for s in samples if s.split != "train"}
     rng, sentences = np.random.default_rng(1), []
     while len(sentences) < count:
-        text = synth.sentence(rng)[1]
+        text = language.sentence(rng)[1]
         if text not in held_out:
             sentences.append(text)
     return sentences

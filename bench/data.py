@@ -29,11 +29,11 @@ from bench.report import write_section
 from bench.training import train_steps
 from slt.keypoints import schema
 from slt.keypoints.io import Keypoints, read_parquet, write_parquet
-from slt.preprocess.annotations import Sample, keypoint_path
-from slt.preprocess.augment import AugmentConfig
-from slt.preprocess.dataset import KeypointDataset, make_loader
-from slt.preprocess.normalize import PARTS, Normalizer
-from slt.preprocess.tokenizer import train_tokenizer
+from slt.data.annotations import Sample, keypoint_path
+from slt.data.augment import AugmentConfig
+from slt.data.dataset import KeypointDataset, make_loader
+from slt.data.normalize import PARTS, Normalizer
+from slt.data.tokenizer import train_tokenizer
 
 SECTION = "## Data loading"
 WORDS = "regen sonne wind morgen heute nacht norden süden wolken grad schnee gewitter freundlich kalt warm".split()

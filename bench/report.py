@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from slt.keypoints.io import atomic_write
+from slt.files import atomic_write
 
 
 def write_section(report: Path, section: str, text: str) -> None:

@@ -27,8 +27,8 @@ def main() -> None:
     from slt import stage1
     from slt.config import resolve
     from slt.model.make_llm import MakeLLMConfig, pretrain
-    from slt.preprocess.dataset import make_loader
-    from slt.preprocess.tokenizer import train_tokenizer
+    from slt.data.dataset import make_loader
+    from slt.data.tokenizer import train_tokenizer
     from slt.train import evaluate, input_reliance, make_accelerator, make_optimizer, make_scheduler
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

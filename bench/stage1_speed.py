@@ -57,7 +57,7 @@ class PlainEncoder(nn.Module):
 
 def models(config, tokenizer) -> dict[str, nn.Module]:
     from slt import stage1
-    from slt.preprocess.normalize import NormalizeConfig, Normalizer
+    from slt.data.normalize import NormalizeConfig, Normalizer
 
     out = {}
     for name, stride in (("ST-GCN, stride 1", 1), ("ST-GCN, stride 2", 2)):
@@ -93,9 +93,9 @@ def run(report: Path, steps: int, rounds: int) -> None:
     """Time every model in turn for `rounds` rounds and rewrite the report's section."""
     from slt import stage1
     from slt.config import resolve
-    from slt.preprocess import synth
-    from slt.preprocess.dataset import make_loader
-    from slt.preprocess.tokenizer import train_tokenizer
+    from slt import synth
+    from slt.data.dataset import make_loader
+    from slt.data.tokenizer import train_tokenizer
 
     load_before, threads = load(), torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:

@@ -48,8 +48,8 @@ def epoch_time(workspace: Workspace, stage: int, clips: int) -> tuple[float, flo
     from accelerate.utils import set_seed
 
     from slt import stage1, stage2
-    from slt.preprocess.dataset import make_loader
-    from slt.preprocess.tokenizer import train_tokenizer
+    from slt.data.dataset import make_loader
+    from slt.data.tokenizer import train_tokenizer
     from slt.train import make_optimizer
 
     config = workspace.stage2_config(clips) if stage == 2 else workspace.config(clips)

@@ -29,7 +29,7 @@ class Workspace:
 
     @cached_property
     def corpus(self) -> Path:
-        from slt.preprocess import synth
+        from slt import synth
 
         folder = self.root / "corpus"
         synth.write_corpus(folder, synth.toy_clips(self.train_clips, EVAL_CLIPS, EVAL_CLIPS, signers=8, seed=0))

@@ -47,8 +47,8 @@ def synth(
     """
     import time
 
-    from slt.keypoints.io import atomic_write, check_output_folder
-    from slt.preprocess import synth as synthesis
+    from slt.files import atomic_write, check_output_folder
+    from slt import synth as synthesis
 
     start = time.perf_counter()
     try:

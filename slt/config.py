@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 
 from slt.model.encoder import EncoderConfig
-from slt.preprocess.augment import AugmentConfig
-from slt.preprocess.normalize import NormalizeConfig
+from slt.data.augment import AugmentConfig
+from slt.data.normalize import NormalizeConfig
 
 
 @dataclass
@@ -192,7 +192,7 @@ class RunConfig:
         return asdict(self)
 
     def save(self, path: str | Path) -> None:
-        from slt.keypoints.io import atomic_write
+        from slt.files import atomic_write
 
         atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(self.to_dict(), indent=2) + "\n"))
 

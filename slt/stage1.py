@@ -22,18 +22,19 @@ from torch import nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from slt.config import RunConfig, differences, from_dict
-from slt.keypoints.io import atomic_write, check_output_folder
+from slt.files import atomic_write, check_output_folder
 from slt.model.encoder import GlossEncoder, KeypointEncoder
 from slt.model.llm import light_t, load_tokenizer
 from slt.model.make_llm import MakeLLMConfig, pretrain
 from slt.model.translator import SignTranslator, load_weights
-from slt.preprocess.annotations import Sample, check_keypoints, read_annotations
-from slt.preprocess.augment import AugmentConfig
-from slt.preprocess.dataset import KeypointDataset, make_loader
-from slt.preprocess.normalize import NormalizeConfig, Normalizer
-from slt.preprocess.tokenizer import train_tokenizer
+from slt.data.annotations import Sample, check_keypoints, read_annotations
+from slt.data.augment import AugmentConfig
+from slt.data.dataset import KeypointDataset, make_loader
+from slt.data.normalize import NormalizeConfig, Normalizer
+from slt.data.tokenizer import train_tokenizer
 from slt.metrics import Scores
-from slt.train import console, evaluate, fit, make_accelerator, scores_table, write_into, write_results
+from slt.files import write_into
+from slt.train import console, evaluate, fit, make_accelerator, scores_table, write_results
 
 GLOSSES_FILE = "glosses.txt"
 

@@ -31,10 +31,11 @@ from slt.config import RunConfig
 from slt.model.encoder import EncoderOutput, KeypointEncoder
 from slt.model.llm import VisualLM, load_llm
 from slt.model.translator import SignTranslator, load_weights
-from slt.preprocess.augment import AugmentConfig
-from slt.preprocess.dataset import make_loader
-from slt.preprocess.normalize import NormalizeConfig, Normalizer
-from slt.train import console, fit, make_accelerator, write_into
+from slt.data.augment import AugmentConfig
+from slt.data.dataset import make_loader
+from slt.data.normalize import NormalizeConfig, Normalizer
+from slt.files import write_into
+from slt.train import console, fit, make_accelerator
 
 VISUAL_WEIGHTS = "visual.safetensors"
 LIGHT_T_CONFIG = "light_t.json"

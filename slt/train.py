@@ -1,7 +1,7 @@
 """The training loop shared by both stages, and decoding-based evaluation.
 
 `fit` trains any module with `forward(batch) -> loss` and `translate(batch, ...) -> list[str]` on the
-batches of `slt.preprocess.dataset.make_loader`. It runs unchanged on a CPU, one GPU, or several
+batches of `slt.data.dataset.make_loader`. It runs unchanged on a CPU, one GPU, or several
 processes (`accelerate launch` / `torchrun`, DDP), because every optimizer step sees the same global
 batch: the loader yields `batch_size` clips, which are cut into `accumulation * processes` pieces, each
 process taking its own. Each piece's loss is weighted by its share of the clips, so the gradient is the
@@ -23,10 +23,8 @@ import csv
 import io
 import json
 import math
-import os
 import random
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -45,7 +43,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from slt.config import EvalConfig, OptimConfig
-from slt.keypoints.io import atomic_write
+from slt.files import atomic_write, write_into
 from slt.metrics import Scores, score
 from slt.model.translator import load_weights
 
@@ -478,17 +476,3 @@ def fit(
         console.print(table)
     accelerator.wait_for_everyone()
     return state
-
-
-def write_into(run_dir: Path, write: Callable[[Path], None]) -> None:
-    """Let `write(folder)` fill a fresh temporary folder, then move each file into `run_dir` atomically."""
-    tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".write."))
-    try:
-        write(tmp)
-        for path in tmp.iterdir():
-            target = run_dir / path.name
-            if path.is_dir():
-                shutil.rmtree(target, ignore_errors=True)
-            os.replace(path, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from slt.keypoints.frames import is_video
 from slt.keypoints.io import Keypoints
-from slt.preprocess.normalize import PARTS, NormalizeConfig, Normalizer
+from slt.data.normalize import PARTS, NormalizeConfig, Normalizer
 
 KEYPOINT_SUFFIXES = (".parquet", ".pose")
 
@@ -175,7 +175,7 @@ def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | No
 
     import torch
 
-    from slt.preprocess.dataset import collate
+    from slt.data.dataset import collate
 
     timings = {
         "load_model": loaded - start,  # the clips were read meanwhile

@@ -141,7 +141,7 @@ eval: {num_beams: 2, max_new_tokens: 24, patience: 0}
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
     """16 train, 4 dev and 4 test clips of the built-in toy language, plus `tiny.yaml` (a tiny stage-1 config)."""
-    from slt.preprocess import synth
+    from slt import synth
 
     root = tmp_path_factory.mktemp("tiny_corpus")
     synth.write_corpus(root, synth.toy_clips(16, 4, 4, signers=2, seed=0))

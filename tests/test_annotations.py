@@ -1,6 +1,6 @@
 import pytest
 
-from slt.preprocess.annotations import Sample, check_keypoints, read_annotations, split_from_filename
+from slt.data.annotations import Sample, check_keypoints, read_annotations, split_from_filename
 
 
 def write(path, text):

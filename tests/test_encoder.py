@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from slt.model.encoder import EncoderConfig, GlossEncoder, KeypointEncoder, partitioned_adjacency
-from slt.preprocess.normalize import Normalizer
+from slt.data.normalize import Normalizer
 
 NORMALIZER = Normalizer()
 

@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from conftest import folder_contents, photo_frames, run_slt
 from slt.cli import app
 from slt.config import resolve
-from slt.keypoints.io import Keypoints, atomic_write, read_parquet, write_parquet
-from slt.preprocess.annotations import read_annotations
+from slt.files import atomic_write
+from slt.keypoints.io import Keypoints, read_parquet, write_parquet
+from slt.data.annotations import read_annotations
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -340,7 +341,7 @@ def test_training_leaves_out_and_evaluation_cuts_clips_past_the_limit(tiny_corpu
 
 
 def test_a_split_of_only_over_long_clips_is_one_error(tiny_corpus, tmp_path):
-    from slt.preprocess.dataset import make_loader
+    from slt.data.dataset import make_loader
     from slt.stage1 import dataset, load_samples
 
     config = resolve(tiny_corpus / "tiny.yaml", {"data.data": str(tiny_corpus / "keypoints"), "data.annotations": [str(tiny_corpus / "annotations.csv")]})

@@ -12,8 +12,8 @@ import torch
 
 from slt import stage1, stage2
 from slt.config import resolve
-from slt.preprocess.dataset import make_loader
-from slt.preprocess.tokenizer import train_tokenizer
+from slt.data.dataset import make_loader
+from slt.data.tokenizer import train_tokenizer
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))

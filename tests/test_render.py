@@ -9,16 +9,17 @@ from typer.testing import CliRunner
 from slt.cli import app
 from slt.keypoints.io import Keypoints, write_parquet
 from slt.keypoints.render import BACKGROUND, render
-from slt.preprocess import synth
+from slt import synth
+from slt.synth import motion, signers
 
 
 @pytest.fixture(scope="module")
 def clip():
     """A synthetic clip of three signs between rest poses."""
     rng = np.random.default_rng(0)
-    signer = synth.Signer.random("signer01", rng)
-    motions = synth.sign_motions(["HELLO", "FRIEND", "QUESTION"])
-    points = synth.render_signer(synth.perform(list(motions.values()), signer, rng), signer, rng)
+    signer = signers.Signer.random("signer01", rng)
+    motions = motion.sign_motions(["HELLO", "FRIEND", "QUESTION"])
+    points = signers.render_signer(signers.perform(list(motions.values()), signer, rng), signer, rng)
     return Keypoints(points, synth.FPS, width=320, height=240)
 
 

@@ -19,8 +19,8 @@ from slt import stage1, stage2
 from slt.cli import app
 from slt.config import resolve
 from slt.model.make_llm import MakeLLMConfig, make_llm
-from slt.preprocess import synth
-from slt.preprocess.dataset import make_loader
+from slt.synth import language
+from slt.data.dataset import make_loader
 from slt.train import make_optimizer
 
 
@@ -156,7 +156,7 @@ def test_unreachable_llm_fails_fast_with_one_line(tiny_corpus, stage1_run, tmp_p
 @pytest.mark.parametrize("arch, auto", [("causal", AutoModelForCausalLM), ("seq2seq", AutoModelForSeq2SeqLM)])
 def test_made_llm_learns_the_language_and_loads_with_plain_transformers(arch, auto, tmp_path):
     rng = np.random.default_rng(0)
-    sentences = [synth.sentence(rng)[1] for _ in range(300)]
+    sentences = [language.sentence(rng)[1] for _ in range(300)]
     config = MakeLLMConfig(arch=arch, dim=32, layers=1, heads=2, ffn=64, steps=60, warmup=5, batch_size=16, lr=3e-3)
     summary = make_llm(tmp_path / "llm", sentences, config, show_progress=False)
     assert summary["perplexity_after"] < summary["perplexity_before"] / 2  # on sentences it never saw

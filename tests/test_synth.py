@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from slt.cli import app
 from slt.keypoints import schema
 from slt.keypoints.io import read_parquet
-from slt.preprocess import synth
+from slt import synth
+from slt.synth import language, motion, signers
 
 SIZES = {"train": 40, "dev": 6, "test": 6}
 
@@ -79,19 +80,19 @@ def test_held_out_sentences_are_new_combinations_of_known_signs():
 
 
 def test_language_has_enough_signs_each_with_its_own_motion():
-    assert len(synth.LEXICON) >= 150
-    assert all(re.fullmatch(r"[A-Z]+(-[A-Z]+)*", gloss) for gloss in synth.LEXICON)
-    motions = synth.sign_motions(synth.LEXICON)
+    assert len(language.LEXICON) >= 150
+    assert all(re.fullmatch(r"[A-Z]+(-[A-Z]+)*", gloss) for gloss in language.LEXICON)
+    motions = motion.sign_motions(language.LEXICON)
     forms = {(m.handshape, m.orientation, m.location, m.movement, m.hands) for m in motions.values()}
-    assert len(forms) == len(synth.LEXICON)
+    assert len(forms) == len(language.LEXICON)
     # A motion depends on its gloss alone (barring a hash clash), whatever else the table holds.
-    assert synth.sign_motions(["APPLE", "X-1", "X-2"])["APPLE"] == motions["APPLE"]
+    assert motion.sign_motions(["APPLE", "X-1", "X-2"])["APPLE"] == motions["APPLE"]
 
 
 def test_sign_order_differs_from_english_word_order():
     def reordered(clip):
         words = re.findall(r"[a-z]+", clip.text.lower())
-        found = [words.index(synth.LEXICON[s]) for s in clip.gloss.split() if synth.LEXICON[s] in words]
+        found = [words.index(language.LEXICON[s]) for s in clip.gloss.split() if language.LEXICON[s] in words]
         return any(b < a for a, b in zip(found, found[1:]))
 
     clips = synth.toy_clips(train=400, dev=0, test=0, signers=1, seed=1)
@@ -102,15 +103,15 @@ def test_sign_order_differs_from_english_word_order():
 def test_signs_are_recognizable_across_signers():
     """Nearest neighbour over shoulder-normalized hand trajectories of each sign, performed by one signer
     and looked up among the same signs performed by another, must find the right sign."""
-    motions = synth.sign_motions(synth.LEXICON)
+    motions = motion.sign_motions(language.LEXICON)
     rng = np.random.default_rng(0)
 
     def trajectories(signer):
         signer = dataclasses.replace(signer, dropouts=0.0)
         features = []
-        for motion in motions.values():
-            states = motion.states(motion.frames, amplitude=rng.uniform(0.85, 1.15), offset=rng.normal(0, 0.03, 3))
-            points = synth.render_signer(states, signer, rng)[..., :2] * (signer.width, signer.height)
+        for sign in motions.values():
+            states = sign.states(sign.frames, amplitude=rng.uniform(0.85, 1.15), offset=rng.normal(0, 0.03, 3))
+            points = signers.render_signer(states, signer, rng)[..., :2] * (signer.width, signer.height)
             shoulders = points[:, [11, 12]]
             width = np.linalg.norm(shoulders[:, 0] - shoulders[:, 1], axis=1)[:, None, None]
             hands = (points[:, 33:] - shoulders.mean(1, keepdims=True)) / width
@@ -118,7 +119,7 @@ def test_signs_are_recognizable_across_signers():
             features.append(hands[np.linspace(0, len(hands) - 1, 12).round().astype(int)].ravel())
         return np.stack(features)
 
-    a, b = (trajectories(synth.Signer.random(name, rng)) for name in "ab")
+    a, b = (trajectories(signers.Signer.random(name, rng)) for name in "ab")
     nearest = ((a[:, None] - b[None]) ** 2).sum(-1).argmin(1)
     assert (nearest == np.arange(len(motions))).mean() > 0.85
 
@@ -180,7 +181,7 @@ CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 
 def realistic_corpus(out, clips_per_signer=6, signers=5):
-    motions = synth.sign_motions(synth.LEXICON)
+    motions = motion.sign_motions(language.LEXICON)
     one_handed = " ".join([g for g, m in sorted(motions.items()) if m.hands == "one" and m.movement != "hold"][:5])
     clips = [
         synth.Clip(f"train/s{s}-{i}", "text", "train", f"signer{s}", one_handed)

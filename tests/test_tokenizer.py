@@ -1,7 +1,7 @@
 import torch
 from transformers import AutoTokenizer, BartConfig, BartForConditionalGeneration
 
-from slt.preprocess.tokenizer import train_tokenizer
+from slt.data.tokenizer import train_tokenizer
 
 TEXTS = [
     "am tag scheint die sonne, morgen regnet es im norden.",

@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from slt.keypoints import schema
-from slt.keypoints.io import Keypoints, atomic_write, from_long_table
+from slt.files import atomic_write
+from slt.keypoints.io import Keypoints, from_long_table
 
 WIDE_COLUMN = re.compile(r"^([xyz])_(pose|left_hand|right_hand|face)_(\d+)$")
 

@@ -9,18 +9,14 @@ The key-value metadata key `slt` holds a JSON header (see `Keypoints.header`).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from slt.files import atomic_write
 from slt.keypoints import schema
 
 
@@ -82,58 +78,18 @@ class Keypoints:
         }
 
 
-T = TypeVar("T")
-
-
-def atomic_write(path: str | Path, write: Callable[[str], T], folder: bool = False) -> T:
-    """Call `write(tmp)` on a temp file beside `path` (with `folder`: a fresh temp folder), then rename it
-    onto `path`: readers never see half of it, and a killed write leaves only a hidden `.NAME.*.tmp`.
-    Returns what `write` returned.
-
-    A folder replaces an existing one at `path` only after the new one is complete; callers decide first,
-    with `check_output_folder`, that the existing one may go. Files and folders get the permissions the
-    umask gives, not the owner-only ones of `mkstemp` and `mkdtemp`.
-    """
-    path = Path(os.path.abspath(path))  # "." and "out/" have a parent and a name too
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if folder:
-        tmp = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    else:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-    try:
-        result = write(tmp)
-        os.chmod(tmp, (0o777 if folder else 0o666) & ~_umask())
-        if folder and path.exists():
-            old = f"{tmp}.old"  # unique as `tmp` is; removed once the new folder is in place
-            os.replace(path, old)
-            os.replace(tmp, path)
-            os.unlink(old) if os.path.islink(old) else shutil.rmtree(old)  # a link to a folder: the link only
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True) if folder else Path(tmp).unlink(missing_ok=True)
-        raise
-    return result
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def check_output_folder(path: str | Path, kind: str, is_own: Callable[[Path], bool], overwrite: bool) -> None:
-    """Refuse (ValueError, one line) to write `kind` into `path` when that would destroy something slt
-    did not write: `path` may be absent, an empty folder, or, with `overwrite`, slt's own `kind` there
-    before (`is_own(path)` recognises it by its marker files)."""
-    path = Path(path)
-    if not path.exists() or path.is_dir() and not any(path.iterdir()):
-        return
-    if not path.is_dir() or not is_own(path):
-        raise ValueError(f"{path} exists and is not {kind}; choose another folder")
-    if not overwrite:
-        raise ValueError(f"{path} already holds {kind}; pass --overwrite to replace it, or choose another folder")
+def clip_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a clip name, or None. A clip name comes from a table and is data, not a path: it
+    may name a subfolder (`train/clip01`) but never leaves the folder it is read from or written to."""
+    if not name or name.lower() in ("nan", "none", "null"):  # pandas turns an empty cell into "nan"
+        return f"empty clip name {name!r}"
+    if any(ord(c) < 32 or c == "\x7f" for c in name) or "\\" in name:
+        return f"clip name {name!r} holds a control character or a backslash"
+    if name.startswith("/"):
+        return f"clip name {name!r} is an absolute path; names are relative to the keypoint folder"
+    if any(part in ("", ".", "..") or part.startswith(".") for part in name.split("/")):
+        return f"clip name {name!r} has an empty, '..' or hidden ('.') part; names stay inside the keypoint folder"
+    return None
 
 
 def to_table(kp: Keypoints) -> pa.Table:

@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image
 
 from slt.keypoints import schema
-from slt.keypoints.io import Keypoints, atomic_write
+from slt.files import atomic_write
+from slt.keypoints.io import Keypoints
 
 FORMATS = (".mp4", ".gif")
 DEFAULT_SIZE = (640, 480)

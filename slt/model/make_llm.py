@@ -26,9 +26,9 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import LlamaConfig, LlamaForCausalLM, MBartConfig, MBartForConditionalGeneration, PreTrainedTokenizerBase
 
-from slt.keypoints.io import atomic_write, check_output_folder
-from slt.preprocess.annotations import read_annotations
-from slt.preprocess.tokenizer import train_tokenizer
+from slt.files import atomic_write, check_output_folder
+from slt.data.annotations import read_annotations
+from slt.data.tokenizer import train_tokenizer
 
 ARCHITECTURES = ("causal", "seq2seq")
 TABLE_SUFFIXES = (".csv", ".tsv")

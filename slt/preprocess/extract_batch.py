@@ -28,8 +28,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from slt.keypoints import schema
 from slt.keypoints.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipSource, FrameReader, UnreadableClip, is_video
-from slt.keypoints.io import Keypoints, atomic_write, read_parquet, write_parquet
-from slt.preprocess.annotations import clip_name_problem
+from slt.files import atomic_write
+from slt.keypoints.io import Keypoints, clip_name_problem, read_parquet, write_parquet
 
 if TYPE_CHECKING:  # MediaPipe is imported by the workers only
     from slt.keypoints.extract import HolisticExtractor

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from slt.keypoints.io import clip_name_problem
 
 SPLITS = ("train", "dev", "test")
 SPLIT_ALIASES = {"train": "train", "dev": "dev", "val": "dev", "validation": "dev", "test": "test"}
@@ -69,59 +72,57 @@ def read_annotations(paths: str | Path | list[str | Path]) -> list[Sample]:
     return samples
 
 
-def _read_table(path: Path):
-    """Yield (line number, Sample) for each data row of one table."""
+def read_table(path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a comma-, tab- or pipe-separated table as (line number, cells), blank rows left out: first
+    its header (cells stripped), then its data rows. The delimiter is the one the header line holds most of.
+
+    Raises ValueError naming the file and line for a data row whose number of fields is not the header's.
+    """
     with open(path, newline="", encoding="utf-8-sig") as f:
-        header = f.readline()
-        delimiter = max("|\t,", key=header.count)
+        first = f.readline()
+        delimiter = max("|\t,", key=first.count)
         # The published pipe- and tab-separated corpora are not quoted, and How2Sign sentences may
         # start with a quotation mark, which a quoting reader would take as an opening quote.
         quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
         f.seek(0)
         reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
         header = [h.strip() for h in next(reader, [])]
-        lower = [h.lower() for h in header]
-        column = {field: next((lower.index(c) for c in names if c in lower), None) for field, names in COLUMNS.items()}
-        if column["name"] is None or column["text"] is None:
-            raise ValueError(
-                f"{path}:1: no name and text columns in header {header}; expected a generic table "
-                "(name, text[, split, signer, gloss]), a PHOENIX-2014T corpus file, a CSL-Daily label "
-                "export or a How2Sign realigned CSV"
-            )
-        file_split = split_from_filename(path)
+        yield 1, header
         for row in reader:
-            line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                raise ValueError(f"{path}:{line}: {len(row)} fields where the header has {len(header)}")
-            value = {field: row[i].strip() if i is not None else None for field, i in column.items()}
-            problem = clip_name_problem(value["name"])
-            if problem:
-                raise ValueError(f"{path}:{line}: {problem}")
-            if not value["text"]:
-                raise ValueError(f"{path}:{line}: empty text for clip {value['name']!r}")
-            if value["split"] is None:
-                split = file_split
-            elif value["split"].lower() in SPLIT_ALIASES:
-                split = SPLIT_ALIASES[value["split"].lower()]
-            else:
-                raise ValueError(f"{path}:{line}: unknown split {value['split']!r}; use one of {list(SPLITS)}")
-            yield line, Sample(value["name"], value["text"], split, value["signer"] or None, value["gloss"] or None)
+                raise ValueError(f"{path}:{reader.line_num}: {len(row)} fields where the header has {len(header)}")
+            yield reader.line_num, row
 
 
-def clip_name_problem(name: str) -> str | None:
-    """Why `name` cannot be a clip name, or None. A clip name comes from a table and is data, not a path: it
-    may name a subfolder (`train/clip01`) but never leaves the folder it is read from or written to."""
-    if not name or name.lower() in ("nan", "none", "null"):  # pandas turns an empty cell into "nan"
-        return f"empty clip name {name!r}"
-    if any(ord(c) < 32 or c == "\x7f" for c in name) or "\\" in name:
-        return f"clip name {name!r} holds a control character or a backslash"
-    if name.startswith("/"):
-        return f"clip name {name!r} is an absolute path; names are relative to the keypoint folder"
-    if any(part in ("", ".", "..") or part.startswith(".") for part in name.split("/")):
-        return f"clip name {name!r} has an empty, '..' or hidden ('.') part; names stay inside the keypoint folder"
-    return None
+def _read_table(path: Path):
+    """Yield (line number, Sample) for each data row of one annotation table."""
+    rows = read_table(path)
+    _, header = next(rows)
+    lower = [h.lower() for h in header]
+    column = {field: next((lower.index(c) for c in names if c in lower), None) for field, names in COLUMNS.items()}
+    if column["name"] is None or column["text"] is None:
+        raise ValueError(
+            f"{path}:1: no name and text columns in header {header}; expected a generic table "
+            "(name, text[, split, signer, gloss]), a PHOENIX-2014T corpus file, a CSL-Daily label "
+            "export or a How2Sign realigned CSV"
+        )
+    file_split = split_from_filename(path)
+    for line, row in rows:
+        value = {field: row[i].strip() if i is not None else None for field, i in column.items()}
+        problem = clip_name_problem(value["name"])
+        if problem:
+            raise ValueError(f"{path}:{line}: {problem}")
+        if not value["text"]:
+            raise ValueError(f"{path}:{line}: empty text for clip {value['name']!r}")
+        if value["split"] is None:
+            split = file_split
+        elif value["split"].lower() in SPLIT_ALIASES:
+            split = SPLIT_ALIASES[value["split"].lower()]
+        else:
+            raise ValueError(f"{path}:{line}: unknown split {value['split']!r}; use one of {list(SPLITS)}")
+        yield line, Sample(value["name"], value["text"], split, value["signer"] or None, value["gloss"] or None)
 
 
 def split_from_filename(path: str | Path) -> str | None:

@@ -29,10 +29,11 @@ from rich.console import Console
 from rich.progress import track
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from slt.keypoints.io import atomic_write, read_parquet
-from slt.preprocess.annotations import Sample, check_keypoints, keypoint_path
-from slt.preprocess.augment import AugmentConfig, augment
-from slt.preprocess.normalize import PARTS, Normalizer, clip_aspect
+from slt.files import atomic_write
+from slt.keypoints.io import read_parquet
+from slt.data.annotations import Sample, check_keypoints, keypoint_path
+from slt.data.augment import AugmentConfig, augment
+from slt.data.normalize import PARTS, Normalizer, clip_aspect
 
 CACHE_VERSION = 1  # bump when the packed layout changes, so old caches are not reused
 PROGRESS_MIN_CLIPS = 200  # packing fewer clips than this takes a second or two: no progress bar
