@@ -74,7 +74,7 @@ class ClipReader:
     def _extract(self, path: Path) -> Keypoints:
         if self._extractor is None:
             from slt.keypoints.extract import HolisticExtractor
-            from slt.preprocess.extract_batch import default_workers
+            from slt.preprocess.worker import default_workers
 
             # A clip's stretches on every core (at most 8: each graph holds ~150 MB): one clip's latency
             # is what a user of translate waits for.

@@ -504,7 +504,8 @@ def test_a_missing_base_llm_folder_is_named_not_the_hub(stage1_run, tmp_path):
 
 def test_an_unreadable_file_already_in_out_does_not_stop_the_batch(photo_video, tmp_path):
     from slt.keypoints.frames import ClipSource
-    from slt.preprocess.extract_batch import Job, extract_clip, write_manifest
+    from slt.preprocess.extract_batch import write_manifest
+    from slt.preprocess.worker import Job, extract_clip
 
     out = tmp_path / "out"
     out.mkdir()

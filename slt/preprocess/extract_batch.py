@@ -3,8 +3,8 @@
 `plan_jobs` turns the user's inputs (video files, folders searched recursively, frame folders, an
 optional segments table) into one `Job` per output file, checking everything that can be checked
 before any work starts. `run_batch` extracts them with one MediaPipe graph per worker process (or per
-Ray actor, see `slt.preprocess.ray_extract`) and writes every file atomically, so a killed run leaves
-only whole files and a rerun skips them.
+Ray actor, see `slt.preprocess.ray_extract`), each doing what `slt.preprocess.worker` says for a clip, and
+writes every file atomically, so a killed run leaves only whole files and a rerun skips them.
 """
 
 from __future__ import annotations
@@ -16,28 +16,31 @@ import multiprocessing.util
 import os
 import queue
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from slt.keypoints import schema
-from slt.keypoints.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipSource, FrameReader, UnreadableClip, is_video
 from slt.files import atomic_write
-from slt.keypoints.io import Keypoints, clip_name_problem, read_parquet, write_parquet
-
-if TYPE_CHECKING:  # MediaPipe is imported by the workers only
-    from slt.keypoints.extract import HolisticExtractor
+from slt.keypoints import schema
+from slt.keypoints.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipSource, is_video
+from slt.keypoints.io import clip_name_problem, read_parquet
+from slt.preprocess.worker import (
+    MANIFEST_COLUMNS,
+    Job,
+    Result,
+    default_workers,
+    extract_clip,
+    manifest_record,
+    open_worker_extractor,
+)
 
 # A worker process is replaced after this many clips, so that anything MediaPipe or FFmpeg leaks over
 # a long batch is given back.
 RECYCLE_AFTER = 50
-MANIFEST_COLUMNS = ["clip", "source", "frames", "fps"]  # then one detection rate per part
 ERROR_COLUMNS = ["input", "reason"]  # warnings too, their reason starting with "warning: "
 # How2Sign's column names for a segments table, next to the plain ones.
 SEGMENT_COLUMNS = {
@@ -46,24 +49,6 @@ SEGMENT_COLUMNS = {
     "start": ("start", "start_realigned"),
     "end": ("end", "end_realigned"),
 }
-
-
-@dataclass(frozen=True)
-class Job:
-    """One clip to extract: `name` is its output path under the output folder, without `.parquet`."""
-
-    name: str
-    source: ClipSource
-    input: str  # the input as reported in errors.csv
-
-
-@dataclass
-class Result:
-    job: Job
-    record: dict | None = None  # manifest row, when the clip has an output file
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    frames: int = 0  # frames extracted in this run (0 when skipped)
 
 
 @dataclass
@@ -164,51 +149,6 @@ def _segment_jobs(table_path: Path, videos: list[tuple[str, Path]]) -> list[Job]
             raise ValueError(f"{where}: needs 0 <= start < end (finite), got {start:g} and {end:g}")
         jobs.append(Job(name, ClipSource(path, start, end), f"{path} [{start:g}s-{end:g}s]"))
     return jobs
-
-
-def manifest_record(name: str, kp: Keypoints) -> dict:
-    """The manifest row of one output file."""
-    record = dict(zip(MANIFEST_COLUMNS, (name, kp.info.get("source", ""), kp.num_frames, kp.fps)))
-    record.update({f"{part}_rate": round(rate, 4) for part, rate in kp.detection_rates().items()})
-    return record
-
-
-def open_worker_extractor(face: bool, model_complexity: int) -> HolisticExtractor:
-    """The MediaPipe graph of one worker process (a local worker or a Ray actor), quiet and single-threaded."""
-    import cv2
-
-    from slt.keypoints.extract import HolisticExtractor, silence_native_logs
-
-    # One process per core already keeps the machine busy; OpenCV's own threads would only compete.
-    cv2.setNumThreads(1)
-    silence_native_logs()  # they would tear through the progress bar; a worker reports in its `Result`
-    return HolisticExtractor(face, model_complexity)
-
-
-def extract_clip(
-    job: Job, extractor: HolisticExtractor, out_dir: Path, overwrite: bool, on_frame: Callable[[], None] | None = None
-) -> Result:
-    """Extract one job into `out_dir` (or read back its finished file); every failure becomes `Result.error`."""
-    out = out_dir / f"{job.name}.parquet"
-    if out.exists() and not overwrite:
-        try:
-            return Result(job, record=manifest_record(job.name, read_parquet(out)))
-        except Exception as error:  # pyarrow raises several types; one damaged file must not stop the batch
-            return Result(job, error=f"its output {out} is unreadable ({error}); delete it or pass --overwrite to extract it again")
-    try:
-        reader = FrameReader(job.source)
-        kp = extractor(reader, on_frame=on_frame)
-        if not np.isfinite(kp.points).any():
-            return Result(job, error=f"no person detected in any of its {kp.num_frames} frames", frames=kp.num_frames)
-        write_parquet(kp, out)
-    except UnreadableClip as error:
-        return Result(job, error=str(error))
-    except Exception as error:  # an unexpected decoder or disk failure must not stop the rest of the batch
-        return Result(job, error=f"{type(error).__name__}: {error}")
-    # Cut short (or a container that overstates): more than a container's usual estimation error missing.
-    if reader.expected_frames - kp.num_frames > max(1, reader.expected_frames // 100):
-        reader.warnings.append(f"the video ended after {kp.num_frames} of the {reader.expected_frames} frames its container announces")
-    return Result(job, manifest_record(job.name, kp), warnings=reader.warnings, frames=kp.num_frames)
 
 
 def core_slots(workers: int) -> list[set[int]]:
@@ -330,10 +270,6 @@ def check_out(out_dir: Path, jobs: list[Job]) -> None:
         folder = (out_dir / job.name).parent
         if not folder.resolve().is_relative_to(root):
             raise ValueError(f"{job.input} would be written outside --out {out_dir}: {folder} links to {folder.resolve()}")
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def run_batch(

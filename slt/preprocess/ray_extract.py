@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from slt.preprocess.extract_batch import Job, Result, default_workers, extract_clip, open_worker_extractor
+from slt.preprocess.worker import Job, Result, default_workers, extract_clip, open_worker_extractor
 
 # How long to wait for a cluster's head node to accept a connection before saying it cannot be reached
 # (Ray itself would keep retrying for minutes).
