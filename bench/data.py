@@ -69,10 +69,10 @@ def epoch(loader) -> None:
 def step_rate(samples: list[Sample], dataset: KeypointDataset, batch_size: int, steps: int, device: torch.device) -> float:
     """Clips per second of stage-1 training steps of the default translator (`RunConfig()` defaults)."""
     from slt.config import RunConfig
-    from slt.stage1 import build_model
+    from slt.run import build_stage1
 
     torch.manual_seed(0)
-    model = build_model(RunConfig(), train_tokenizer([s.text for s in samples], vocab_size=200)).to(device).train()
+    model = build_stage1(RunConfig(), train_tokenizer([s.text for s in samples], vocab_size=200)).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     batches = iter(make_loader(dataset, batch_size, shuffle=True, seed=1))
     train_steps(model, islice(batches, 1), optimizer, device)  # warm-up: first-call allocations

@@ -47,7 +47,7 @@ def epoch_time(workspace: Workspace, stage: int, clips: int) -> tuple[float, flo
     """(seconds to pack the training set, seconds of one training epoch) of a fresh model on `clips` clips."""
     from accelerate.utils import set_seed
 
-    from slt import stage1, stage2
+    from slt import run, stage2
     from slt.data.dataset import make_loader
     from slt.data.tokenizer import train_tokenizer
     from slt.train import make_optimizer
@@ -55,15 +55,15 @@ def epoch_time(workspace: Workspace, stage: int, clips: int) -> tuple[float, flo
     config = workspace.stage2_config(clips) if stage == 2 else workspace.config(clips)
     if stage == 2:
         stage2.resolve_stage2(config)
-    samples = stage1.split(stage1.load_samples(config), config.data.train_split)
+    samples = run.split(run.load_samples(config), config.data.train_split)
     set_seed(config.seed)
     if stage == 2:
         model = stage2.build_model(config)
     else:
-        model = stage1.build_model(config, train_tokenizer([s.text for s in samples], config.data.vocab_size))
+        model = run.build_stage1(config, train_tokenizer([s.text for s in samples], config.data.vocab_size))
     model.train()
     start = time.perf_counter()
-    loader = make_loader(stage1.dataset(config, samples, train=True), config.optim.batch_size, True, config.seed)
+    loader = make_loader(run.dataset(config, samples, train=True), config.optim.batch_size, True, config.seed)
     packing = time.perf_counter() - start
     optimizer = make_optimizer([{"params": [p for p in model.parameters() if p.requires_grad]}], config.optim)
     device = torch.device("cpu")

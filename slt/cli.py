@@ -215,9 +215,9 @@ def evaluate(
     if beams is not None and beams < 1:
         raise fail(f"--beams must be at least 1, got {beams}")
     try:
-        from slt import stage1
+        from slt.run import evaluate_run
 
-        stage1.evaluate_run(run, split, [str(a) for a in annotations or []], str(data) if data else None, beams)
+        evaluate_run(run, split, [str(a) for a in annotations or []], str(data) if data else None, beams)
     except (OSError, ValueError) as e:
         raise fail(str(e))
 

@@ -39,8 +39,8 @@ class DataConfig:
     dev_split: str = "dev"
     test_split: str = "test"  # evaluated with the best checkpoint at the end; skipped when absent
     skip_missing: bool = False  # go on without clips whose keypoint file is missing (else: error)
-    normalize: dict = field(default_factory=dict)  # `NormalizeConfig` fields that differ from its defaults
-    augment: dict | None = field(default_factory=dict)  # `AugmentConfig` fields; null turns augmentation off
+    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)  # how keypoints become features
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)  # training clips only; null turns it off
     # Stage-1 text tokenizer: "" trains a BPE on the training sentences; a hub id or model folder uses that
     # model's tokenizer (the paper uses its LLM's, so stage 1 and stage 2 share one vocabulary).
     tokenizer: str = ""
@@ -56,10 +56,6 @@ class DataConfig:
             raise ValueError(f"data.annotations must be a list of annotation file paths, got {self.annotations!r}")
         for key in ("train_split", "dev_split", "test_split"):
             _check(f"data.{key}", getattr(self, key), bool(getattr(self, key)), "a split name")
-        # The sub-configs other modules own are checked now, not when the first batch is built.
-        from_dict(NormalizeConfig, self.normalize, "data.normalize.")
-        if self.augment is not None:
-            from_dict(AugmentConfig, self.augment, "data.augment.")
         _check("data.vocab_size", self.vocab_size, self.vocab_size >= 8, "at least 8 (4 special tokens and some subwords)")
         _check("data.num_workers", self.num_workers, self.num_workers >= 0, "0 or more")
 
@@ -219,12 +215,18 @@ def from_dict(cls: type, values: dict, where: str = "") -> Any:
         raise ValueError(f"unknown config key(s) {[where + k for k in unknown]}; known: {sorted(names)}")
     kwargs = {}
     for name, value in values.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            kwargs[name] = from_dict(hint, value, f"{where}{name}.")
+        nested = _dataclass_of(hints[name])
+        if nested is not None and not (value is None and nested is not hints[name]):  # `X | None` takes None
+            kwargs[name] = from_dict(nested, value, f"{where}{name}.")
         else:
-            kwargs[name] = _coerce(value, hint, where + name)
+            kwargs[name] = _coerce(value, hints[name], where + name)
     return cls(**kwargs)
+
+
+def _dataclass_of(hint: Any) -> type | None:
+    """The dataclass a field holds (`X` or `X | None`), or None for a plain value."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return next((t for t in options if dataclasses.is_dataclass(t)), None)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

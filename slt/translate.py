@@ -25,7 +25,7 @@ from pathlib import Path
 
 from slt.keypoints.frames import is_video
 from slt.keypoints.io import Keypoints
-from slt.data.normalize import PARTS, NormalizeConfig, Normalizer
+from slt.data.normalize import PARTS, Normalizer
 
 KEYPOINT_SUFFIXES = (".parquet", ".pose")
 
@@ -183,7 +183,7 @@ def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | No
         "encoder": 0.0,
         "generation": 0.0,
     }
-    normalizer = Normalizer(NormalizeConfig(**config.data.normalize))
+    normalizer = Normalizer(config.data.normalize)
     max_frames = model.max_frames(config.eval.max_new_tokens)
     items = []  # (result, one part of its clip)
     for result, kp in zip(results, clips):
@@ -232,7 +232,7 @@ def windows(frames: int, max_frames: int | None) -> list[tuple[int, int]]:
 
 def load_run(run_dir: str | Path):
     """(model, config) of a run that reads clips (torch and transformers are imported here)."""
-    from slt.stage1 import load_model
+    from slt.run import load_model
 
     model, config = load_model(run_dir)
     if config.model.input != "keypoints":

@@ -289,7 +289,7 @@ def long_clip(tiny_corpus: Path, frames: int) -> Keypoints:
 
 
 def test_translate_reads_a_clip_past_the_model_limit_in_parts(stage1_run, tiny_corpus, tmp_path):
-    from slt.stage1 import load_model
+    from slt.run import load_model
 
     model, config = load_model(stage1_run)
     limit = model.max_frames(config.eval.max_new_tokens)
@@ -342,7 +342,7 @@ def test_training_leaves_out_and_evaluation_cuts_clips_past_the_limit(tiny_corpu
 
 def test_a_split_of_only_over_long_clips_is_one_error(tiny_corpus, tmp_path):
     from slt.data.dataset import make_loader
-    from slt.stage1 import dataset, load_samples
+    from slt.run import dataset, load_samples
 
     config = resolve(tiny_corpus / "tiny.yaml", {"data.data": str(tiny_corpus / "keypoints"), "data.annotations": [str(tiny_corpus / "annotations.csv")]})
     samples = [s for s in load_samples(config) if s.split == "train"][:3]

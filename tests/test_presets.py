@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from slt import stage1, stage2
+from slt import stage2
+from slt.run import build_stage1, dataset, load_model, load_samples, save_model, split
 from slt.config import resolve
 from slt.data.dataset import make_loader
 from slt.data.tokenizer import train_tokenizer
@@ -27,11 +28,11 @@ def test_the_paper_recipes_are_there():
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.name)
 def test_config_builds_a_model_that_computes_a_loss(path, tiny_corpus, stage1_run):
     config = resolve(path, {"data.data": str(tiny_corpus / "keypoints"), "data.annotations": [str(tiny_corpus / "annotations.csv")]})
-    samples = stage1.split(stage1.load_samples(config), "train")
+    samples = split(load_samples(config), "train")
     tokenizer = train_tokenizer([s.text for s in samples], config.data.vocab_size, config.data.char_level)
     torch.manual_seed(0)
-    model = stage1.build_model(config, tokenizer)
-    batch = next(iter(make_loader(stage1.dataset(config, samples[:2], train=True), 2, shuffle=False)))
+    model = build_stage1(config, tokenizer)
+    batch = next(iter(make_loader(dataset(config, samples[:2], train=True), 2, shuffle=False)))
     assert math.isfinite(model(batch).item())
 
     if config.stage2.llm:  # a paper recipe (PAPER.md): its settings, and its stage-2 command resolves
@@ -48,7 +49,7 @@ def test_a_model_moved_to_a_device_saves_and_loads_into_a_fresh_one(tmp_path):
     them the same way on a CPU."""
     config = resolve(CONFIG_DIR / "phoenix2014t.yaml", {"model.preset": "tiny"})
     tokenizer = train_tokenizer(["ein zwei drei", "vier fünf"], 100, False)
-    model = stage1.build_model(config, tokenizer).to(torch.float64).to(torch.float32)
-    stage1.save_model(model, config, tmp_path)
-    loaded, _ = stage1.load_model(tmp_path)
+    model = build_stage1(config, tokenizer).to(torch.float64).to(torch.float32)
+    save_model(model, config, tmp_path)
+    loaded, _ = load_model(tmp_path)
     assert all(torch.equal(v, loaded.state_dict()[k]) for k, v in model.state_dict().items())

@@ -15,7 +15,8 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 from typer.testing import CliRunner
 
-from slt import stage1, stage2
+from slt import stage2
+from slt.run import dataset, load_model, load_samples, save_model, split
 from slt.cli import app
 from slt.config import resolve
 from slt.model.make_llm import MakeLLMConfig, make_llm
@@ -39,8 +40,8 @@ def stage2_config(tiny_corpus: Path, **settings):
 
 
 def train_batch(config) -> dict:
-    samples = stage1.split(stage1.load_samples(config), "train")
-    return next(iter(make_loader(stage1.dataset(config, samples, train=True), 8, shuffle=True)))
+    samples = split(load_samples(config), "train")
+    return next(iter(make_loader(dataset(config, samples, train=True), 8, shuffle=True)))
 
 
 def one_step(model, config, batch) -> dict[str, torch.Tensor]:
@@ -74,8 +75,8 @@ def test_step_changes_only_adapter_and_lora_and_save_load_is_exact(arch, tiny_co
     encoder = {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
     assert encoder and all(torch.equal(v, first[k]) for k, v in encoder.items())
 
-    stage2.save_model(model, config, tmp_path)
-    loaded, _ = stage2.load_model(tmp_path)
+    save_model(model, config, tmp_path)
+    loaded, _ = load_model(tmp_path)
     model.eval()
     with torch.no_grad():
         assert torch.equal(loaded(batch), model(batch))
@@ -103,8 +104,8 @@ def test_freeze_joint_and_adapter_input_choices(settings, trains, tiny_corpus, s
     )
     assert {part(k) for k in moved} == trains
 
-    stage2.save_model(model, config, tmp_path)
-    loaded, _ = stage2.load_model(tmp_path)
+    save_model(model, config, tmp_path)
+    loaded, _ = load_model(tmp_path)
     model.eval()
     with torch.no_grad():
         assert torch.equal(loaded(batch), model(batch))
@@ -136,7 +137,7 @@ def test_stage1_can_use_the_llms_tokenizer(tiny_corpus, made_llms, tmp_path):
     assert result.exit_code == 0, result.output
     llm_vocab = AutoTokenizer.from_pretrained(made_llms["seq2seq"]).get_vocab()
     assert AutoTokenizer.from_pretrained(run).get_vocab() == llm_vocab
-    model, _ = stage1.load_model(run)
+    model, _ = load_model(run)
     assert model.lm.model.config.vocab_size == len(llm_vocab)
 
     result = slt("train", "--stage", "1", "--data", tiny_corpus / "keypoints", "--annotations", tiny_corpus / "annotations.csv",

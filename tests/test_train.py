@@ -48,6 +48,7 @@ def losses(run: Path) -> list[float]:
 
 def test_overfits_a_few_clips(tiny_corpus, tmp_path):
     from slt import stage1
+    from slt.run import evaluate_run
 
     rows = list(csv.DictReader((tiny_corpus / "annotations.csv").open()))
     table = tmp_path / "four.csv"
@@ -58,7 +59,7 @@ def test_overfits_a_few_clips(tiny_corpus, tmp_path):
     overrides = {"data.data": str(tiny_corpus / "keypoints"), "data.annotations": [str(table)], "optim.epochs": 40,
                  "optim.batch_size": 4, "eval.every": 100}  # fmt: skip
     stage1.train(resolve(tiny_corpus / "tiny.yaml", overrides), tmp_path / "run")
-    _, scores = stage1.evaluate_run(tmp_path / "run", "train")
+    _, scores = evaluate_run(tmp_path / "run", "train")
     hypotheses = list(csv.DictReader((tmp_path / "run" / "train.hypotheses.tsv").open(), delimiter="\t"))
     assert [h["hypothesis"] for h in hypotheses] == [h["reference"] for h in hypotheses]
     assert scores.bleu4 == 100.0

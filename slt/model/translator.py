@@ -1,8 +1,9 @@
 """The full translator: visual encoder -> adapter -> language model.
 
 The same class serves both stages of the factorized learning: in stage 1 the adapter is a linear map and
-the language model is Light-T, trained together with the encoder; in stage 2 the adapter is an MLP and
-the language model a pretrained LLM, with the encoder frozen.
+the language model is Light-T, trained together with the encoder; in stage 2 (`Stage2Translator`) the
+adapter is an MLP (`mlp_adapter`) and the language model a pretrained LLM, with the encoder parts that
+`frozen_parts` names kept fixed, and the encoder may end in stage 1's Light-T encoder (`LightTEncoderStates`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 from safetensors.torch import load_model
 from torch import nn
 
-from slt.model.encoder import EncoderConfig
+from slt.model.encoder import EncoderConfig, EncoderOutput, KeypointEncoder
 from slt.model.llm import VisualLM
 
 
@@ -64,6 +65,63 @@ class SignTranslator(nn.Module):
         """Beam-search one sentence per clip of the batch."""
         embeds, mask = self.embed(batch)
         return self.lm.generate(embeds, mask, num_beams=num_beams, max_new_tokens=max_new_tokens, length_penalty=length_penalty)
+
+
+class LightTEncoderStates(nn.Module):
+    """The stage-1 pipeline up to Light-T's encoder; its hidden states are the "hidden" adapter input.
+
+    `encode(batch)` returns them in the `sign` slot of an `EncoderOutput`, so `SignTranslator` reads them
+    like any other feature.
+    """
+
+    def __init__(self, keypoints: KeypointEncoder, projection: nn.Module, light_t: nn.Module, feature: str):
+        super().__init__()
+        self.keypoints, self.projection, self.light_t, self.feature = keypoints, projection, light_t, feature
+
+    def encode(self, batch: dict) -> EncoderOutput:
+        out = self.keypoints.encode(batch)
+        x, mask = (out.sign, out.sign_mask) if self.feature == "sign" else (out.frame, out.frame_mask)
+        hidden = self.light_t(inputs_embeds=self.projection(x), attention_mask=mask.long()).last_hidden_state
+        return EncoderOutput(out.frame, out.frame_mask, hidden, mask)
+
+
+class Stage2Translator(SignTranslator):
+    """A `SignTranslator` whose frozen encoder parts never change: no gradients, and always in eval mode,
+    so that BatchNorm statistics and dropout stay as in stage 1 while the rest trains."""
+
+    def __init__(self, encoder: nn.Module, adapter: nn.Module, lm: VisualLM, feature: str, label_smoothing: float, frozen: list[nn.Module]):
+        super().__init__(encoder, adapter, lm, feature, label_smoothing)
+        self.frozen = frozen  # a plain list: these modules are registered once, under `encoder`
+        for module in frozen:
+            module.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> Stage2Translator:
+        super().train(mode)
+        for module in self.frozen:
+            module.eval()
+        return self
+
+
+def frozen_parts(encoder: nn.Module, freeze: str) -> list[nn.Module]:
+    """The encoder modules that `freeze` names (paper Table 9: the backbone, then the local temporal module).
+
+    With Light-T hidden states as adapter input, Light-T's encoder sits above the temporal module and is
+    frozen with it.
+    """
+    keypoints = encoder.keypoints if isinstance(encoder, LightTEncoderStates) else encoder
+    parts = []
+    if freeze in ("backbone", "backbone+temporal"):
+        parts += [keypoints.input_norm, keypoints.blocks, keypoints.frame_projection]
+    if freeze == "backbone+temporal":
+        parts.append(keypoints.local_temporal)
+        if isinstance(encoder, LightTEncoderStates):
+            parts += [encoder.projection, encoder.light_t]
+    return parts
+
+
+def mlp_adapter(in_dim: int, out_dim: int) -> nn.Module:
+    """The visual-language adapter: an MLP with one hidden layer of the LLM's width."""
+    return nn.Sequential(nn.Linear(in_dim, out_dim), nn.GELU(), nn.Linear(out_dim, out_dim))
 
 
 def load_weights(model: nn.Module, path: str | Path, optional: str = "") -> None:
