@@ -24,7 +24,7 @@ import yaml
 def main() -> None:
     from accelerate.utils import set_seed
 
-    from slt import stage1
+    from slt import run
     from slt.config import resolve
     from slt.model.make_llm import MakeLLMConfig, pretrain
     from slt.data.dataset import make_loader
@@ -43,16 +43,16 @@ def main() -> None:
     overrides = {"data.data": str(args.corpus / "keypoints"), "data.annotations": [str(args.corpus / "annotations.csv")]}
     overrides.update((key, yaml.safe_load(value)) for key, value in (item.split("=", 1) for item in args.set))
     config = resolve(args.config, overrides)
-    samples = stage1.load_samples(config)
-    train, dev = stage1.split(samples, config.data.train_split), stage1.split(samples, config.data.dev_split)[: args.dev]
+    samples = run.load_samples(config)
+    train, dev = run.split(samples, config.data.train_split), run.split(samples, config.data.dev_split)[: args.dev]
     tokenizer = train_tokenizer([s.text for s in train], config.data.vocab_size, config.data.char_level)
     set_seed(config.seed)
-    model = stage1.build_model(config, tokenizer)
+    model = run.build_stage1(config, tokenizer)
     if config.model.pretrain_steps:
         settings = MakeLLMConfig(arch="seq2seq", steps=config.model.pretrain_steps, seed=config.seed)
         pretrain(model.lm.model, tokenizer, [s.text for s in train], settings, random.Random(config.seed), False)
-    train_loader = make_loader(stage1.dataset(config, train, train=True), config.optim.batch_size, True, config.seed)
-    dev_loader = make_loader(stage1.dataset(config, dev, train=False), config.eval.batch_size, False)
+    train_loader = make_loader(run.dataset(config, train, train=True), config.optim.batch_size, True, config.seed)
+    dev_loader = make_loader(run.dataset(config, dev, train=False), config.eval.batch_size, False)
     accelerator = make_accelerator(False)
     optimizer = make_optimizer([{"params": list(model.parameters())}], config.optim)
     scheduler = make_scheduler(optimizer, args.steps, config.optim.warmup)
