@@ -56,7 +56,7 @@ class PlainEncoder(nn.Module):
 
 
 def models(config, tokenizer) -> dict[str, nn.Module]:
-    from slt import run
+    from slt.run import build_stage1
     from slt.data.normalize import Normalizer
 
     out = {}
@@ -64,10 +64,10 @@ def models(config, tokenizer) -> dict[str, nn.Module]:
         variant = copy.deepcopy(config)
         variant.model.encoder.stride = stride
         torch.manual_seed(0)
-        out[name] = run.build_stage1(variant, tokenizer)
+        out[name] = build_stage1(variant, tokenizer)
     normalizer = Normalizer(config.data.normalize)
     torch.manual_seed(0)
-    plain = run.build_stage1(config, tokenizer)
+    plain = build_stage1(config, tokenizer)
     plain.encoder = PlainEncoder(normalizer.num_joints, normalizer.num_channels, config.model.encoder.dim)
     out["plain baseline"] = plain
     return out
@@ -91,7 +91,7 @@ def step_seconds(model: nn.Module, batches: list[dict], steps: int) -> float:
 
 def run(report: Path, steps: int, rounds: int) -> None:
     """Time every model in turn for `rounds` rounds and rewrite the report's section."""
-    from slt import run
+    from slt.run import dataset, load_samples
     from slt.config import resolve
     from slt import synth
     from slt.data.dataset import make_loader
@@ -104,8 +104,8 @@ def run(report: Path, steps: int, rounds: int) -> None:
         clips = [synth.Clip(c.name, c.text, c.split, c.signer, f"{c.gloss} {clips[i - 1].gloss}") for i, c in enumerate(clips)]
         synth.write_corpus(tmp, clips, style="realistic")
         config = resolve("configs/stage1_cpu.yaml", {"data.data": f"{tmp}/keypoints", "data.annotations": [f"{tmp}/annotations.csv"]})
-        samples = run.load_samples(config)
-        loader = make_loader(run.dataset(config, samples, train=True), config.optim.batch_size, True, config.seed)
+        samples = load_samples(config)
+        loader = make_loader(dataset(config, samples, train=True), config.optim.batch_size, True, config.seed)
         batches = list(loader)
         frames = sum(int(b["frame_mask"].sum()) for b in batches) / len(samples)
         tokenizer = train_tokenizer([s.text for s in samples], config.data.vocab_size)
