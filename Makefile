@@ -9,7 +9,7 @@ BENCH_STAMP := $(VENV)/.bench-stamp
 DEMO := demo
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,10 @@ $(DEMO)/.stage2-done: $(DEMO)/.stage1-done $(DEMO)/llm/config.json
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The quick loop while changing code: everything but the tests marked slow (processes, MediaPipe, Ray).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 $(BENCH_STAMP): $(STAMP)
 	$(VENV)/bin/pip install --quiet -e '.[dev,bench]'

@@ -27,13 +27,13 @@ import torch
 from bench.measure import load
 from bench.report import write_section
 from bench.training import train_steps
-from slt.keypoints import schema
-from slt.keypoints.io import Keypoints, read_parquet, write_parquet
 from slt.data.annotations import Sample, keypoint_path
 from slt.data.augment import AugmentConfig
 from slt.data.dataset import KeypointDataset, make_loader
 from slt.data.normalize import PARTS, Normalizer
 from slt.data.tokenizer import train_tokenizer
+from slt.keypoints import schema
+from slt.keypoints.io import Keypoints, read_parquet, write_parquet
 
 SECTION = "## Data loading"
 WORDS = "regen sonne wind morgen heute nacht norden süden wolken grad schnee gewitter freundlich kalt warm".split()

@@ -5,10 +5,15 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError, UsageError  # Typer vendors Click from 0.22 on
+from typer.core import TyperCommand
+
+from slt.choices import AdapterInput, Arch, Finetune, Freeze, Input, Optimizer, Preset, Style
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -35,9 +40,9 @@ def synth(
     from_table: list[Path] = typer.Option(
         None, metavar="FILE", help="Synthesize this gloss/text table (repeatable) instead of the toy language."
     ),
-    style: str = typer.Option(
-        None, help="clean (citation-form signs; the toy corpus's default) or realistic (coarticulation, signer habits, "
-        "per-clip framing, left-handed signers, noise; the default with --from-table)."
+    style: Style = typer.Option(
+        None, help="clean: citation-form signs (the toy corpus's default); realistic: coarticulation, signer habits, "
+        "per-clip framing, left-handed signers, noise (the default with --from-table)."
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if an earlier `slt synth` wrote it."),
 ):
@@ -112,22 +117,115 @@ def render(
     typer.echo(f"wrote {output} ({frames} frames, {frames / (kp.fps or 25):.1f} s)")
 
 
-@app.command()
+# `slt train`'s flags that set a config key (parameter -> dotted key); any other key is `--set KEY=VALUE`.
+TRAIN_FLAGS = {
+    "seed": "seed",
+    "data": "data.data",
+    "annotations": "data.annotations",
+    "skip_missing": "data.skip_missing",
+    "tokenizer": "data.tokenizer",
+    "preset": "model.preset",
+    "input": "model.input",
+    "downsample": "model.encoder.downsample",
+    "pretrain_steps": "model.pretrain_steps",
+    "epochs": "optim.epochs",
+    "batch_size": "optim.batch_size",
+    "lr": "optim.lr",
+    "optimizer": "optim.optimizer",
+    "init": "stage2.init",
+    "llm": "stage2.llm",
+    "freeze": "stage2.freeze",
+    "adapter_input": "stage2.adapter_input",
+    "finetune": "stage2.finetune",
+    "lora_rank": "stage2.lora_rank",
+    "lora_alpha": "stage2.lora_alpha",
+    "lora_dropout": "stage2.lora_dropout",
+    "lora_targets": "stage2.lora_targets",
+    "lr_adapter": "stage2.lr_adapter",
+    "lr_llm": "stage2.lr_llm",
+    "prompt": "stage2.prompt",
+    "joint": "stage2.joint",
+    "merge": "stage2.merge",
+}
+
+
+def train_defaults() -> dict[str, Any]:
+    """The default of each `slt train` flag that sets a config key: slt/config.py's."""
+    from slt.config import RunConfig
+
+    values = RunConfig().to_dict()
+    out = {}
+    for name, key in TRAIN_FLAGS.items():
+        node = values
+        for part in key.split("."):
+            node = node[part]
+        out[name] = node
+    return out
+
+
+def make_llm_defaults() -> dict[str, Any]:
+    from slt.model.make_llm import MakeLLMConfig
+
+    return asdict(MakeLLMConfig())
+
+
+def config_defaults(defaults: Callable[[], dict[str, Any]]) -> type[TyperCommand]:
+    """A command whose `--help` shows, for each option left unset (None) that a config dataclass fills in,
+    the dataclass's default (`defaults()`: option name -> value). Read only when help is asked for: the
+    configs import torch, which the start of every command should not wait for."""
+
+    class Command(TyperCommand):
+        def format_help(self, ctx, formatter) -> None:
+            values = defaults()
+            for param in self.params:
+                value = values.get(param.name)
+                if param.default is None and value not in (None, "", [], ()) and param.help and "config default" not in param.help:
+                    param.help += f" \\[config default: {value}]"  # escaped: the help is Rich markup
+            super().format_help(ctx, formatter)
+
+    return Command
+
+
+def config_settings(items: list[str]) -> dict[str, Any]:
+    """`--set SECTION.KEY=VALUE` items as dotted keys and values (YAML: numbers, true/false, null, [lists])."""
+    import yaml
+
+    flags = {key: name for name, key in TRAIN_FLAGS.items()}
+    settings = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ValueError(f"--set takes SECTION.KEY=VALUE, got {item!r}")
+        if key in flags or key == "stage":
+            raise ValueError(f"--set {key}: use its own flag, --{(flags.get(key) or key).replace('_', '-')}")
+        try:
+            settings[key] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ValueError(f"--set {key}: {text!r} is not a YAML value") from None
+    return settings
+
+
+@app.command(cls=config_defaults(train_defaults))
 def train(
     stage: int = typer.Option(1, help="1: keypoint encoder + Light-T (visual initialing); 2: encoder -> adapter -> LLM."),
     data: Path = typer.Option(None, help="Keypoint folder (`slt preprocess` output, or OUT/keypoints of `slt synth`)."),
     annotations: list[Path] = typer.Option(None, help="Annotation table; repeat the flag for several files."),
     out: Path = typer.Option(..., help="Run folder: checkpoint, config, metrics, logs."),
-    config: Path = typer.Option(None, help="YAML config (see slt/config.py); flags override it."),
-    preset: str = typer.Option(None, help="Light-T size: tiny, small, base (default), large."),
+    config: Path = typer.Option(None, help="YAML config (see slt/config.py); --set and flags override it."),
+    settings: list[str] = typer.Option(
+        None, "--set", metavar="SECTION.KEY=VALUE", help="Any config key without a flag of its own (repeatable; "
+        "YAML values), e.g. --set optim.accumulation=2 --set eval.patience=0 --set data.augment=null."
+    ),
+    preset: Preset = typer.Option(None, help="Light-T size (paper Table 7)."),
     epochs: int = typer.Option(None, help="Training epochs."),
     batch_size: int = typer.Option(None, help="Global batch size (the same on any number of devices)."),
     lr: float = typer.Option(None, help="Peak learning rate."),
     seed: int = typer.Option(None, help="Random seed (data order, augmentation, initialization)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out after an interruption."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (never a folder that is not a run)."),
-    input: str = typer.Option(None, help="keypoints (default), or gloss: the gloss oracle, the ceiling for keypoints."),
-    optimizer: str = typer.Option(None, help="adamw (default) or sgd (momentum 0.9, the paper's stage 1)."),
+    input: Input = typer.Option(None, help="What stage 1 reads; gloss: the gloss oracle, the ceiling for keypoints."),
+    optimizer: Optimizer = typer.Option(None, help="sgd: with momentum, the paper's stage 1."),
     downsample: int = typer.Option(None, help="Temporal downsampling of the sign-wise features: 1, 2, 4 or 8."),
     pretrain_steps: int = typer.Option(
         None, help="Stage 1: denoising pre-training steps of Light-T on the training sentences first (0: the paper's random init)."
@@ -139,15 +237,15 @@ def train(
     ),
     init: Path = typer.Option(None, help="Stage 2: the stage-1 run whose encoder is loaded (default data and annotations too)."),
     llm: str = typer.Option(None, help="Stage 2: Hugging Face hub id or local model folder (`slt make-llm`)."),
-    freeze: str = typer.Option(None, help="Stage 2: none, backbone, or backbone+temporal (default; paper Table 9)."),
-    adapter_input: str = typer.Option(None, help="Stage 2: frame, sign (default) or hidden (Light-T encoder states)."),
-    finetune: str = typer.Option(None, help="Stage 2: lora (default), full (the paper's) or frozen."),
-    lora_rank: int = typer.Option(None, help="Stage 2: LoRA rank (default 16)."),
-    lora_alpha: int = typer.Option(None, help="Stage 2: LoRA alpha (default 32)."),
-    lora_dropout: float = typer.Option(None, help="Stage 2: LoRA dropout (default 0.05)."),
-    lora_targets: str = typer.Option(None, help="Stage 2: comma-separated module names for LoRA (default: peft's per architecture)."),
-    lr_adapter: float = typer.Option(None, help="Stage 2: adapter (and unfrozen encoder) learning rate (default 1e-3)."),
-    lr_llm: float = typer.Option(None, help="Stage 2: LLM learning rate (default 2e-4 for LoRA, 1e-5 for full)."),
+    freeze: Freeze = typer.Option(None, help="Stage 2: the encoder parts kept fixed (paper Table 9)."),
+    adapter_input: AdapterInput = typer.Option(None, help="Stage 2: the features the adapter reads; hidden: Light-T's encoder states."),
+    finetune: Finetune = typer.Option(None, help="Stage 2: how the LLM trains; full is the paper's."),
+    lora_rank: int = typer.Option(None, help="Stage 2: LoRA rank."),
+    lora_alpha: int = typer.Option(None, help="Stage 2: LoRA alpha."),
+    lora_dropout: float = typer.Option(None, help="Stage 2: LoRA dropout."),
+    lora_targets: str = typer.Option(None, help="Stage 2: comma-separated module names for LoRA (unset: peft's per architecture)."),
+    lr_adapter: float = typer.Option(None, help="Stage 2: adapter (and unfrozen encoder) learning rate."),
+    lr_llm: float = typer.Option(None, help="Stage 2: LLM learning rate (unset: one for --finetune, see slt/config.py)."),
     prompt: str = typer.Option(None, help="Stage 2, decoder-only LLMs: text placed before the visual prefix."),
     joint: bool = typer.Option(None, "--joint", help="Stage 2 ablation: no stage 1; encoder and LLM trained together."),
     merge: bool = typer.Option(None, "--merge", help="Stage 2: save the LLM with LoRA merged in (standalone)."),
@@ -158,46 +256,27 @@ def train(
     Stage 2: slt train --stage 2 --init runs/s1 --llm llms/synth --out runs/s2
     Several devices: accelerate launch -m slt.cli train --stage 1 ... (the same --batch-size gives the same run).
     """
+    given = {name: value for name, value in locals().items() if name in TRAIN_FLAGS}
     from slt.config import resolve
 
     if stage not in (1, 2):
         raise fail(f"--stage must be 1 or 2, got {stage}")
-    overrides = {
-        "stage": stage,
-        "seed": seed,
-        "data.data": str(data) if data else None,
-        "data.annotations": [str(a) for a in annotations] if annotations else None,
-        "data.skip_missing": skip_missing,
-        "data.tokenizer": tokenizer,
-        "model.preset": preset,
-        "model.input": input,
-        "model.encoder.downsample": downsample,
-        "model.pretrain_steps": pretrain_steps,
-        "optim.epochs": epochs,
-        "optim.batch_size": batch_size,
-        "optim.lr": lr,
-        "optim.optimizer": optimizer,
-        "stage2.init": str(init) if init else None,
-        "stage2.llm": llm,
-        "stage2.freeze": freeze,
-        "stage2.adapter_input": adapter_input,
-        "stage2.finetune": finetune,
-        "stage2.lora_rank": lora_rank,
-        "stage2.lora_alpha": lora_alpha,
-        "stage2.lora_dropout": lora_dropout,
-        "stage2.lora_targets": lora_targets.split(",") if lora_targets else None,
-        "stage2.lr_adapter": lr_adapter,
-        "stage2.lr_llm": lr_llm,
-        "stage2.prompt": prompt,
-        "stage2.joint": joint,
-        "stage2.merge": merge,
-    }
+    given["lora_targets"] = lora_targets.split(",") if lora_targets else None
+    overrides = {"stage": stage, **{TRAIN_FLAGS[name]: as_config_value(value) for name, value in given.items()}}
     try:
         from slt import stage1, stage2
 
-        (stage2 if stage == 2 else stage1).train(resolve(config, overrides), out, resume=resume, overwrite=overwrite)
+        run_config = resolve(config, overrides, config_settings(settings or []))
+        (stage2 if stage == 2 else stage1).train(run_config, out, resume=resume, overwrite=overwrite)
     except (OSError, ValueError) as e:  # slt.model.llm.LLMUnavailableError is an OSError
         raise fail(str(e))
+
+
+def as_config_value(value: Any) -> Any:
+    """A flag's value as config.json holds it: paths as strings."""
+    if isinstance(value, list):
+        return [as_config_value(v) for v in value] or None
+    return str(value) if isinstance(value, Path) else value
 
 
 @app.command()
@@ -206,7 +285,7 @@ def evaluate(
     split: str = typer.Option(None, help="Split to score (default: test; with --annotations: every clip)."),
     annotations: list[Path] = typer.Option(None, help="Score the clips of these annotation tables instead."),
     data: Path = typer.Option(None, help="Keypoint folder for --annotations (default: the run's)."),
-    beams: int = typer.Option(None, help="Beam size (default: the run's, 5)."),
+    beams: int = typer.Option(None, help="Beam size (unset: the run's eval.num_beams)."),
 ):
     """Decode a split with a trained run and score it (BLEU-1..4, ROUGE-L, chrF); writes hypotheses and scores.
 
@@ -316,14 +395,14 @@ def inspect(
         typer.echo(f"{row['file']}: {row['frames']} frames, {fps}; detected: {rates}")
 
 
-@app.command("make-llm")
+@app.command("make-llm", cls=config_defaults(make_llm_defaults))
 def make_llm(
     out: Path = typer.Argument(..., help="Folder to write the model and tokenizer into (a new one, or an earlier make-llm's)."),
     corpus: list[Path] = typer.Option(..., metavar="FILE", help="Text file (one sentence a line) or annotation table (train split); repeatable."),
-    arch: str = typer.Option("causal", help="causal (Llama-style, decoder-only) or seq2seq (mBART-style, denoising)."),
-    steps: int = typer.Option(None, help="Pre-training steps (default 300)."),
-    dim: int = typer.Option(None, help="Hidden size (default 256)."),
-    layers: int = typer.Option(None, help="Transformer layers (per side for seq2seq; default 3)."),
+    arch: Arch = typer.Option("causal", help="causal: Llama-style, decoder-only; seq2seq: mBART-style, denoising."),
+    steps: int = typer.Option(None, help="Pre-training steps."),
+    dim: int = typer.Option(None, help="Hidden size."),
+    layers: int = typer.Option(None, help="Transformer layers (per side for seq2seq)."),
     seed: int = typer.Option(0, help="Random seed."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if an earlier `slt make-llm` wrote it."),
 ):
@@ -355,7 +434,7 @@ def make_llm(
 def translate_command(
     inputs: list[Path] = typer.Argument(..., help="Videos, frame folders or keypoint files (.parquet, .pose)."),
     model: Path = typer.Option(..., help="A run folder of either stage (`slt train`)."),
-    beams: int = typer.Option(None, help="Beam size (default: the run's, 5)."),
+    beams: int = typer.Option(None, help="Beam size (unset: the run's eval.num_beams)."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON with per-stage timings (extraction, encoder, generation)."),
 ):
     """Translate sign language clips into sentences: one line per input (prefixed by the input when several).
@@ -394,13 +473,15 @@ def main() -> None:
     sys.argv = [sys.argv[0], *(arg for arg in sys.argv[1:] if arg != "--debug")]
     try:
         code = app(standalone_mode=False)
-    except NoArgsIsHelpError as error:
-        error.show()
-        code = 0
-    except UsageError as error:
-        command = error.ctx.command_path if error.ctx else "slt"
-        typer.echo(f"error: {error.format_message()} (see `{command} --help`)", err=True)
-        code = error.exit_code
+    except typer.TyperException as error:  # Click's usage errors, as Typer ships Click
+        if not sys.argv[1:]:  # `slt` alone: its help, as Click shows it
+            error.show()
+            code = 0
+        else:
+            ctx = getattr(error, "ctx", None)
+            command = ctx.command_path if ctx else "slt"
+            typer.echo(f"error: {error.format_message()} (see `{command} --help`)", err=True)
+            code = error.exit_code
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         code = 130

@@ -24,9 +24,10 @@ from typing import Any
 
 import yaml
 
-from slt.model.encoder import EncoderConfig
+from slt.choices import AdapterInput, Feature, Finetune, Freeze, Input, Optimizer, Preset, Tokenize
 from slt.data.augment import AugmentConfig
 from slt.data.normalize import NormalizeConfig
+from slt.model.encoder import EncoderConfig
 
 
 @dataclass
@@ -64,10 +65,10 @@ class DataConfig:
 class ModelConfig:
     """The stage-1 translator: visual encoder -> linear adapter -> Light-T."""
 
-    input: str = "keypoints"  # "keypoints", or "gloss": the gloss oracle (the same translator reading glosses)
-    preset: str = "base"  # Light-T size (paper Table 7): tiny, small, base (the paper's), large
+    input: Input = "keypoints"  # "keypoints", or "gloss": the gloss oracle (the same translator reading glosses)
+    preset: Preset = "base"  # Light-T size (paper Table 7): tiny, small, base (the paper's), large
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    feature: str = "sign"  # encoder output the translator reads: "sign" (downsampled, paper) or "frame"
+    feature: Feature = "sign"  # encoder output the translator reads: "sign" (downsampled, paper) or "frame"
     dropout: float = 0.1  # Light-T dropout
     label_smoothing: float = 0.2  # paper: 0.2
     # Denoising pre-training of Light-T on the training sentences before stage 1 (as `slt make-llm` does),
@@ -77,11 +78,9 @@ class ModelConfig:
     pretrain_steps: int = 0
 
     def __post_init__(self):
-        from slt.model.llm import LIGHT_T_PRESETS
-
-        _check_choice("model.input", self.input, ("keypoints", "gloss"))
-        _check_choice("model.preset", self.preset, tuple(LIGHT_T_PRESETS))
-        _check_choice("model.feature", self.feature, ("sign", "frame"))
+        _check_choice("model.input", self.input, Input)
+        _check_choice("model.preset", self.preset, Preset)
+        _check_choice("model.feature", self.feature, Feature)
         _check("model.dropout", self.dropout, 0 <= self.dropout < 1, "in [0, 1)")
         _check("model.label_smoothing", self.label_smoothing, 0 <= self.label_smoothing < 1, "in [0, 1)")
         _check("model.pretrain_steps", self.pretrain_steps, self.pretrain_steps >= 0, "0 or more")
@@ -91,7 +90,7 @@ class ModelConfig:
 class OptimConfig:
     """Optimization. `batch_size` is the global batch: the same numbers on 1 or 8 devices."""
 
-    optimizer: str = "adamw"  # "adamw", or "sgd" with momentum (the paper's stage 1: lr 1e-2)
+    optimizer: Optimizer = "adamw"  # "adamw", or "sgd" with momentum (the paper's stage 1: lr 1e-2)
     lr: float = 5e-4
     weight_decay: float = 0.01
     momentum: float = 0.9  # SGD only
@@ -103,7 +102,7 @@ class OptimConfig:
     mixed_precision: bool = True  # bf16 autocast on GPU; CPU always runs in float32
 
     def __post_init__(self):
-        _check_choice("optim.optimizer", self.optimizer, ("adamw", "sgd"))
+        _check_choice("optim.optimizer", self.optimizer, Optimizer)
         _check("optim.lr", self.lr, 0 < self.lr < math.inf, "a positive number")
         _check("optim.weight_decay", self.weight_decay, 0 <= self.weight_decay < math.inf, "0 or more")
         _check("optim.momentum", self.momentum, 0 <= self.momentum < 1, "in [0, 1)")
@@ -123,16 +122,14 @@ class EvalConfig:
     max_new_tokens: int = 64
     batch_size: int = 32
     patience: int = 10  # stop after this many evaluations without a better dev BLEU-4; 0 never stops
-    tokenize: str = "auto"  # sacrebleu tokenization: "13a", "zh" (Chinese), or "auto" from the references
+    tokenize: Tokenize = "auto"  # sacrebleu tokenization: "13a", "zh" (Chinese), or "auto" from the references
 
     def __post_init__(self):
-        from slt.metrics import TOKENIZERS
-
         for key in ("every", "num_beams", "max_new_tokens", "batch_size"):
             _check(f"eval.{key}", getattr(self, key), getattr(self, key) >= 1, "at least 1")
         _check("eval.length_penalty", self.length_penalty, abs(self.length_penalty) < math.inf, "a finite number")
         _check("eval.patience", self.patience, self.patience >= 0, "0 (never stop early) or more")
-        _check_choice("eval.tokenize", self.tokenize, ("auto", *TOKENIZERS))
+        _check_choice("eval.tokenize", self.tokenize, Tokenize)
 
 
 @dataclass
@@ -142,11 +139,11 @@ class Stage2Config:
 
     init: str = ""  # stage-1 run folder whose encoder is loaded; "" = a randomly initialized encoder
     joint: bool = False  # no stage 1: encoder, adapter and LLM trained together from scratch (paper Table 4)
-    freeze: str = "backbone+temporal"  # encoder parts kept fixed: "none", "backbone", "backbone+temporal" (Table 9)
-    adapter_input: str = "sign"  # "frame", "sign" or "hidden" (the stage-1 Light-T encoder's states; Table 8)
+    freeze: Freeze = "backbone+temporal"  # encoder parts kept fixed: "none", "backbone", "backbone+temporal" (Table 9)
+    adapter_input: AdapterInput = "sign"  # "frame", "sign" or "hidden" (the stage-1 Light-T encoder's states; Table 8)
     llm: str = ""  # Hugging Face hub id or local model folder (`slt make-llm` builds one)
     prompt: str = ""  # decoder-only LLMs: text placed before the visual prefix
-    finetune: str = "lora"  # "lora", "full" (the paper's) or "frozen" (only the adapter trains)
+    finetune: Finetune = "lora"  # "lora", "full" (the paper's) or "frozen" (only the adapter trains)
     lora_rank: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -158,9 +155,9 @@ class Stage2Config:
     merge: bool = False  # save the LLM with the LoRA weights merged in (a standalone model)
 
     def __post_init__(self):
-        _check_choice("stage2.freeze", self.freeze, ("none", "backbone", "backbone+temporal"))
-        _check_choice("stage2.adapter_input", self.adapter_input, ("frame", "sign", "hidden"))
-        _check_choice("stage2.finetune", self.finetune, ("lora", "full", "frozen"))
+        _check_choice("stage2.freeze", self.freeze, Freeze)
+        _check_choice("stage2.adapter_input", self.adapter_input, AdapterInput)
+        _check_choice("stage2.finetune", self.finetune, Finetune)
         _check("stage2.lora_rank", self.lora_rank, self.lora_rank >= 1, "at least 1")
         _check("stage2.lora_alpha", self.lora_alpha, self.lora_alpha >= 1, "at least 1")
         _check("stage2.lora_dropout", self.lora_dropout, 0 <= self.lora_dropout < 1, "in [0, 1)")
@@ -193,7 +190,9 @@ class RunConfig:
         atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(self.to_dict(), indent=2) + "\n"))
 
 
-def _check_choice(key: str, value: Any, choices: tuple) -> None:
+def _check_choice(key: str, value: Any, choices: Any) -> None:
+    """`choices`: a tuple, or a `Literal` type of `slt.choices`."""
+    choices = typing.get_args(choices) or choices
     if value not in choices:
         raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
 
@@ -248,8 +247,11 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         raise ValueError(f"config key {key} must be {kind.__name__}, got {value!r}") from None
 
 
-def resolve(config_file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Defaults, then the YAML or JSON file, then `overrides` (dotted keys; None values are ignored)."""
+def resolve(
+    config_file: str | Path | None = None, overrides: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+) -> RunConfig:
+    """Defaults, then the YAML or JSON file, then `settings` (dotted keys: `slt train --set`), then
+    `overrides` (dotted keys of flags; None values, flags not given, are ignored)."""
     values: dict = {}
     if config_file is not None:
         path = Path(config_file)
@@ -261,13 +263,14 @@ def resolve(config_file: str | Path | None = None, overrides: dict[str, Any] | N
             raise ValueError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
         if not isinstance(values, dict):
             raise ValueError(f"config file {path} must hold a mapping of sections (data, model, optim, eval)")
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
+    given = [*(settings or {}).items(), *((k, v) for k, v in (overrides or {}).items() if v is not None)]
+    for key, value in given:
         *sections, name = key.split(".")
         node = values
-        for section in sections:
+        for i, section in enumerate(sections):
             node = node.setdefault(section, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"config key {key}: {'.'.join(sections[: i + 1])} is {node!r}, not a section")
         node[name] = value
     return from_dict(RunConfig, values)
 

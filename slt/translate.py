@@ -23,9 +23,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from slt.data.normalize import PARTS, Normalizer
 from slt.keypoints.frames import is_video
 from slt.keypoints.io import Keypoints
-from slt.data.normalize import PARTS, Normalizer
 
 KEYPOINT_SUFFIXES = (".parquet", ".pose")
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import slt_process
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,24 +104,12 @@ def media(tmp_path_factory, photo_video, signing_clip) -> Path:
     return root
 
 
-def run_slt(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the `slt` command line in a fresh process, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "slt.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def folder_contents(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` (hidden temp files included) with its bytes."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 @pytest.fixture(scope="session")
 def batch(media, tmp_path_factory):
     """One `slt preprocess` run over every good and bad input: (output folder, completed process)."""
     out = tmp_path_factory.mktemp("batch") / "out"
     args = ["preprocess", "videos", "bad", "notes.txt", "--out", str(out), "--workers", "2"]
-    return out, run_slt(*args, cwd=media), args
+    return out, slt_process(*args, cwd=media), args
 
 
 # --- Trained runs for stage 2 and translation (tests/test_stage2.py, tests/test_translate.py) --------

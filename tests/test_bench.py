@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from bench.measure import run_measured
 from bench.preprocess import graph_profile
+
+pytestmark = pytest.mark.slow  # left out of `make test-fast` (see pyproject.toml)
 
 # A parent holding 100 MiB starts a child that holds 200 MiB and computes for 0.3 s of CPU time, then both exit.
 CHILD = """

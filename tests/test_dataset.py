@@ -3,12 +3,12 @@ import pytest
 import torch
 from keypoint_fixtures import write_clip
 
-import slt.data.dataset as dataset_module
-from slt.keypoints.io import read_parquet
 from slt.data.annotations import Sample
 from slt.data.augment import AugmentConfig
 from slt.data.dataset import KeypointDataset, LengthBucketSampler, make_loader
+import slt.data.dataset as dataset_module
 from slt.data.normalize import NormalizeConfig, Normalizer
+from slt.keypoints.io import read_parquet
 
 LENGTHS = [12, 30, 7, 25, 18, 40, 9, 33, 21, 15, 28, 11]
 

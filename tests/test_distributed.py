@@ -11,7 +11,6 @@ process to float rounding. Subprocesses run single-threaded (OMP_NUM_THREADS=1),
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,11 +21,11 @@ import psutil
 import pytest
 import torch
 from safetensors.torch import load_file
-from typer.testing import CliRunner
 
-from slt.cli import app
+from helpers import slt, slt_process
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+pytestmark = pytest.mark.slow  # left out of `make test-fast` (see pyproject.toml)
+
 # --standalone and port 0: a free port, so that concurrent runs on one machine do not meet.
 TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m")
 # On a machine without GPUs, `--multi_gpu` is what makes accelerate start N gloo processes on the CPU
@@ -38,13 +37,6 @@ EPOCHS, BATCH = 2, 8  # 16 train clips: 2 optimizer steps per epoch
 def stage2_args(stage1_run: Path, llm: Path, config: Path, out: Path, *extra) -> list[str]:
     return ["train", "--stage", "2", "--init", stage1_run, "--llm", llm, "--config", config, "--out", out,
             "--epochs", EPOCHS, "--batch-size", BATCH, "--lora-dropout", "0", *extra]  # fmt: skip
-
-
-def launch(launcher: tuple[str, ...], args: list, wait: bool = True):
-    command = [*launcher, "slt.cli", *map(str, args)]
-    if not wait:
-        return subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
 
 
 def kill_after_first_epoch(process: subprocess.Popen, run: Path) -> None:
@@ -84,7 +76,7 @@ def runs(tiny_corpus, stage1_run, made_llms, tmp_path_factory) -> dict:
     accumulate = root / "accumulate.yaml"
     accumulate.write_text((tiny_corpus / "tiny.yaml").read_text().replace("warmup: 0.1", "warmup: 0.1, accumulation: 2"))
     straight = root / "straight"
-    result = CliRunner().invoke(app, list(map(str, stage2_args(stage1_run, made_llms["causal"], accumulate, straight))))
+    result = slt(*stage2_args(stage1_run, made_llms["causal"], accumulate, straight))
     assert result.exit_code == 0, result.output
     return {"root": root, "stage1": stage1_run, "llm": made_llms["causal"], "tiny": tiny_corpus / "tiny.yaml",
             "accumulate": accumulate, "straight": straight}  # fmt: skip
@@ -93,10 +85,10 @@ def runs(tiny_corpus, stage1_run, made_llms, tmp_path_factory) -> dict:
 def test_stage2_resume_after_kill_gives_the_same_run(runs):
     killed = runs["root"] / "killed"
     args = stage2_args(runs["stage1"], runs["llm"], runs["accumulate"], killed)
-    kill_after_first_epoch(launch((sys.executable, "-m"), args, wait=False), killed)
+    kill_after_first_epoch(slt_process(*args, wait=False), killed)
     assert not (killed / "test.hypotheses.tsv").exists()
 
-    resumed = CliRunner().invoke(app, list(map(str, [*args, "--resume"])))
+    resumed = slt(*args, "--resume")
     assert resumed.exit_code == 0, resumed.output
     straight = runs["straight"]
     assert log(killed) == log(straight)  # every step's loss and learning rate, every evaluation
@@ -109,8 +101,8 @@ def test_stage2_resume_after_kill_gives_the_same_run(runs):
 def test_stage2_two_processes_killed_and_resumed_match_one_process(runs):
     two = runs["root"] / "two"
     args = stage2_args(runs["stage1"], runs["llm"], runs["tiny"], two)  # no accumulation: the 2 processes cut the batch
-    kill_after_first_epoch(launch(TORCHRUN, args, wait=False), two)
-    resumed = launch(ACCELERATE, [*args, "--resume"])
+    kill_after_first_epoch(slt_process(*args, launcher=TORCHRUN, wait=False), two)
+    resumed = slt_process(*args, "--resume", launcher=ACCELERATE)
     assert resumed.returncode == 0, resumed.stderr
 
     straight = runs["straight"]

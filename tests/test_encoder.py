@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from slt.model.encoder import EncoderConfig, GlossEncoder, KeypointEncoder, partitioned_adjacency
 from slt.data.normalize import Normalizer
+from slt.model.encoder import EncoderConfig, GlossEncoder, KeypointEncoder, partitioned_adjacency
 
 NORMALIZER = Normalizer()
 

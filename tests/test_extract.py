@@ -13,6 +13,8 @@ from slt.keypoints.extract import HolisticExtractor, extract
 from slt.keypoints.frames import ClipSource, FrameReader, UnreadableClip
 from slt.keypoints.io import read_parquet
 
+pytestmark = pytest.mark.slow  # left out of `make test-fast` (see pyproject.toml)
+
 NOSE, LEFT_SHOULDER, RIGHT_SHOULDER = (schema.POSE.index(n) for n in ("nose", "left_shoulder", "right_shoulder"))
 
 

@@ -16,19 +16,21 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import folder_contents, photo_frames, run_slt
+from conftest import photo_frames
+from helpers import folder_contents, slt_process
+from helpers import slt as invoke
 from slt.cli import app
 from slt.config import resolve
+from slt.data.annotations import read_annotations
 from slt.files import atomic_write
 from slt.keypoints.io import Keypoints, read_parquet, write_parquet
-from slt.data.annotations import read_annotations
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def slt(*args):
     """Run the command in this process: (exit code, stdout + stderr)."""
-    result = CliRunner().invoke(app, [str(a) for a in args])
+    result = invoke(*args)
     return result.exit_code, result.output
 
 
@@ -67,9 +69,10 @@ def test_make_llm_never_replaces_a_folder_it_did_not_write(user_folder, tiny_cor
     assert folder_contents(user_folder) == before
 
 
+@pytest.mark.slow
 def test_make_llm_into_the_current_folder_is_refused(user_folder, tiny_corpus):
     before = folder_contents(user_folder)
-    result = run_slt("make-llm", ".", "--corpus", str(tiny_corpus / "annotations.csv"), "--overwrite", cwd=user_folder)
+    result = slt_process("make-llm", ".", "--corpus", str(tiny_corpus / "annotations.csv"), "--overwrite", cwd=user_folder)
     assert result.returncode == 1 and "is not an LLM made by" in result.stderr and "Traceback" not in result.stderr
     assert folder_contents(user_folder) == before
 
@@ -518,6 +521,7 @@ def test_an_unreadable_file_already_in_out_does_not_stop_the_batch(photo_video, 
     assert (out / "manifest.csv").read_text().splitlines()[1].startswith("good,")
 
 
+@pytest.mark.slow
 def test_a_video_that_ends_early_is_a_warning_and_the_manifest_has_the_frames_read(tmp_path):
     """An MJPG AVI cut at 70%: its header still says 24 frames; fewer can be decoded."""
     import cv2
@@ -530,7 +534,7 @@ def test_a_video_that_ends_early_is_a_warning_and_the_manifest_has_the_frames_re
     writer.release()
     path.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.7)])
     out = tmp_path / "out"
-    result = run_slt("preprocess", str(path.parent), "--out", str(out), "--workers", "1")
+    result = slt_process("preprocess", str(path.parent), "--out", str(out), "--workers", "1")
     assert result.returncode == 0, result.stderr
     frames = int(next(csv.DictReader((out / "manifest.csv").open()))["frames"])
     assert 0 < frames < 24 and f"the video ended after {frames} of the 24 frames" in result.stderr

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration
 
-from slt.model.llm import LLMUnavailableError, VisualLM, load_llm
 from slt.data.tokenizer import train_tokenizer
+from slt.model.llm import LLMUnavailableError, VisualLM, load_llm
 
 SENTENCES = ["the cat sleeps.", "a dog runs home now.", "we like green tea.", "it rains today!"]
 FRAMES = [5, 7, 3, 6]  # clip lengths differ, so padding and masks matter

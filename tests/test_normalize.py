@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from keypoint_fixtures import synthetic_clip, write_clip
 
-from slt.keypoints import schema
-from slt.keypoints.io import read_parquet
 from slt.data.augment import AugmentConfig, augment
 from slt.data.normalize import LEFT_SHOULDER, RIGHT_SHOULDER, NormalizeConfig, Normalizer
+from slt.keypoints import schema
+from slt.keypoints.io import read_parquet
 
 HANDS_START = len(schema.POSE)  # where the hands begin in the 75-joint input
 

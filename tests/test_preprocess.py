@@ -12,13 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import folder_contents, run_slt
+from helpers import folder_contents, slt_process
 from typer.testing import CliRunner
 
 from slt.cli import app
 from slt.keypoints.io import read_parquet
 from slt.preprocess import extract_batch
 from slt.preprocess.extract_batch import core_slots, plan_jobs
+
+pytestmark = pytest.mark.slow  # left out of `make test-fast` (see pyproject.toml)
 
 GOOD = {"frames_clip": 6, "nested/signer": 58, "photos": 24}  # output name -> frames
 BAD = {  # input -> what its errors.csv line must say
@@ -64,7 +66,7 @@ def test_batch_extracts_good_clips_and_reports_each_bad_input(batch):
 def test_rerun_skips_finished_clips_and_changes_nothing(batch, media):
     out, _, args = batch
     before = folder_contents(out)
-    result = run_slt(*args, "--allow-failures", cwd=media)
+    result = slt_process(*args, "--allow-failures", cwd=media)
     assert result.returncode == 0, result.stderr
     assert "0 extracted" in result.stderr and "3 already done" in result.stderr
     assert folder_contents(out) == before
@@ -89,7 +91,7 @@ def test_killed_run_rerun_gives_identical_files(batch, media, tmp_path):
     process.wait()
     assert not (out / "manifest.csv").exists(), "the run finished before it could be killed"
 
-    result = run_slt(*args, cwd=media)
+    result = slt_process(*args, cwd=media)
     assert result.returncode == 1, result.stderr  # nobody.mp4 still fails
     files, expected = folder_contents(out), folder_contents(reference)
     assert sorted(files) == ["errors.csv", "frames_clip.parquet", "manifest.csv", "photos.parquet"]
@@ -114,7 +116,7 @@ def test_segments_cut_named_clips_from_a_video(media, tmp_path):
     )
     table.to_csv(tmp_path / "how2sign.csv", sep="\t", index=False)
     out = tmp_path / "out"
-    result = run_slt("preprocess", "videos", "--segments", str(tmp_path / "how2sign.csv"), "--out", str(out), cwd=media)
+    result = slt_process("preprocess", "videos", "--segments", str(tmp_path / "how2sign.csv"), "--out", str(out), cwd=media)
     assert result.returncode == 0, result.stderr
     assert "segment end 9s is past the video's end; clamped to 0.96s" in result.stderr
     manifest = pd.read_csv(out / "manifest.csv")

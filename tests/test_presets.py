@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from slt import stage2
-from slt.run import build_stage1, dataset, load_model, load_samples, save_model, split
 from slt.config import resolve
 from slt.data.dataset import make_loader
 from slt.data.tokenizer import train_tokenizer
+from slt.run import build_stage1, dataset, load_model, load_samples, save_model, split
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))

@@ -7,10 +7,12 @@ import os
 import sys
 
 import pytest
-from conftest import folder_contents, run_slt
+from helpers import folder_contents, slt_process
 from typer.testing import CliRunner
 
 from slt.cli import app
+
+pytestmark = pytest.mark.slow  # left out of `make test-fast` (see pyproject.toml)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ def ray_batch(media, ray_address, tmp_path_factory):
     """The `batch` fixture's run (every good and bad input), on Ray with 2 actors: (output folder, process)."""
     out = tmp_path_factory.mktemp("ray_batch") / "out"
     args = ["preprocess", "videos", "bad", "notes.txt", "--out", str(out), "--workers", "2", "--ray", ray_address]
-    return out, run_slt(*args, cwd=media)
+    return out, slt_process(*args, cwd=media)
 
 
 def test_ray_writes_the_same_files_as_the_local_path(ray_batch, batch):
@@ -48,7 +50,7 @@ def test_ray_rerun_on_a_local_ray_resumes(ray_batch, media):
     (out / "photos.parquet").unlink()  # as if the run had been killed before this clip
     (out / "manifest.csv").unlink()
     args = ["preprocess", "videos", "bad", "notes.txt", "--out", str(out), "--workers", "2", "--allow-failures"]
-    result = run_slt(*args, "--ray", "local", cwd=media)
+    result = slt_process(*args, "--ray", "local", cwd=media)
     assert result.returncode == 0, result.stderr
     assert "1 extracted" in result.stderr and "2 already done" in result.stderr and "6 failed" in result.stderr
     assert folder_contents(out) == before

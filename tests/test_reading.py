@@ -7,9 +7,8 @@ import json
 import shutil
 
 import numpy as np
-from typer.testing import CliRunner
 
-from slt.cli import app
+from helpers import slt
 from slt.keypoints.io import read_parquet, write_parquet
 from slt.train import reading_check
 
@@ -17,7 +16,7 @@ from slt.train import reading_check
 def train(corpus, out, *extra):
     args = ["train", "--stage", "1", "--data", corpus / "keypoints", "--annotations", corpus / "annotations.csv",
             "--out", out, "--config", corpus / "tiny.yaml", "--epochs", "2", *extra]  # fmt: skip
-    return CliRunner().invoke(app, [str(a) for a in args])
+    return slt(*args)
 
 
 def test_a_model_fed_blank_keypoints_is_reported(tiny_corpus, tmp_path):

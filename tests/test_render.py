@@ -6,10 +6,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from slt import synth
 from slt.cli import app
 from slt.keypoints.io import Keypoints, write_parquet
 from slt.keypoints.render import BACKGROUND, render
-from slt import synth
 from slt.synth import motion, signers
 
 

@@ -13,22 +13,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
-from typer.testing import CliRunner
 
+from helpers import slt
 from slt import stage2
-from slt.run import dataset, load_model, load_samples, save_model, split
-from slt.cli import app
 from slt.config import resolve
-from slt.model.make_llm import MakeLLMConfig, make_llm
-from slt.synth import language
 from slt.data.dataset import make_loader
+from slt.model.make_llm import MakeLLMConfig, make_llm
+from slt.run import dataset, load_model, load_samples, save_model, split
+from slt.synth import language
 from slt.train import make_optimizer
 
 
-
-def slt(*args):
-    """Run the command in this process (returns the click Result: exit_code, stdout, stderr)."""
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def stage2_config(tiny_corpus: Path, **settings):

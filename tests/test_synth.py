@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from helpers import slt_process
+
+from slt import synth
 from slt.cli import app
 from slt.keypoints import schema
 from slt.keypoints.io import read_parquet
-from slt import synth
 from slt.synth import language, motion, signers
 
 SIZES = {"train": 40, "dev": 6, "test": 6}
@@ -230,6 +232,8 @@ def test_realistic_style_renders_clips_as_long_as_real_signing(tmp_path):
     assert 11 < frames / glosses < 18
 
 
+@pytest.mark.slow
 def test_unknown_style_is_one_line(tmp_path):
-    result = CliRunner().invoke(app, ["synth", str(tmp_path / "out"), "--style", "gritty"])
-    assert result.exit_code == 1 and "unknown style 'gritty'" in result.output and result.output.count("\n") == 1
+    result = slt_process("synth", tmp_path / "out", "--style", "gritty")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "'gritty' is not one of 'clean', 'realistic'" in result.stderr and not (tmp_path / "out").exists()

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,25 +15,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from typer.testing import CliRunner
 
-from slt.cli import app
+from helpers import slt, slt_process
 from slt.config import resolve
-
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-
-
-def slt(*args):
-    """Run the command in this process (returns exit_code, stdout, stderr)."""
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def slt_process(*args, launcher: tuple[str, ...] = (sys.executable, "-m"), wait: bool = True):
-    command = [*launcher, "slt.cli", *map(str, args)]
-    if not wait:
-        return subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
-
 
 def train_args(tiny_corpus: Path, out: Path, *extra: str) -> list[str]:
     data, annotations = tiny_corpus / "keypoints", tiny_corpus / "annotations.csv"
@@ -65,6 +47,7 @@ def test_overfits_a_few_clips(tiny_corpus, tmp_path):
     assert scores.bleu4 == 100.0
 
 
+@pytest.mark.slow
 def test_resume_after_kill_gives_the_same_run(tiny_corpus, tmp_path):
     # With Light-T pre-training, which a resumed run must not redo (its weights come from the checkpoint).
     args = ("--epochs", "4", "--batch-size", "4", "--pretrain-steps", "10")
@@ -86,6 +69,7 @@ def test_resume_after_kill_gives_the_same_run(tiny_corpus, tmp_path):
     assert all(torch.equal(weights[k], expected[k]) for k in expected)
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_with_the_same_global_batch(tiny_corpus, tmp_path):
     args = ("--epochs", "2", "--batch-size", "8")
     two = slt_process(*train_args(tiny_corpus, tmp_path / "two", *args), launcher=(sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m"))
@@ -128,16 +112,40 @@ def test_run_folder_and_evaluate(tiny_corpus, tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (("--optimizer", "adam"), "optim.optimizer must be one of"),
         (("--downsample", "3"), "downsample must be 1, 2, 4 or 8"),
-        (("--input", "video"), "model.input must be one of"),
         (("--resume",), "no run to resume"),
+        (("--set", "optim.acumulation=2"), "unknown config key(s) ['optim.acumulation']"),
+        (("--set", "eval.patience=-1"), "eval.patience must be 0 (never stop early) or more"),
+        (("--set", "data.augment.rotation=5"), "data.augment is None, not a section"),
+        (("--set", "optim.epochs=3"), "--set optim.epochs: use its own flag, --epochs"),
+        (("--set", "optim.lr"), "--set takes SECTION.KEY=VALUE"),
     ],
 )
 def test_bad_flags_give_one_line(tiny_corpus, tmp_path, extra, message):
     result = slt(*train_args(tiny_corpus, tmp_path / "run", *extra))
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flag, value, choices", [("--optimizer", "adam", "'adamw', 'sgd'"), ("--input", "video", "'keypoints', 'gloss'")])
+def test_a_wrong_choice_is_one_usage_line(tiny_corpus, tmp_path, flag, value, choices):
+    """Choice flags are typed: `--help` lists the choices and Typer refuses another value, in one line."""
+    result = slt_process(*train_args(tiny_corpus, tmp_path / "run", flag, value))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and not (tmp_path / "run").exists()
+    assert result.stderr.startswith(f"error: Invalid value for '{flag}'") and f"'{value}' is not one of {choices}" in result.stderr
+    assert f"<{choices.replace(chr(39), '').replace(', ', '|')}>" in slt("train", "--help").stdout
+
+
+def test_set_reaches_keys_without_a_flag(tiny_corpus, tmp_path):
+    """`--set` takes YAML values for any key without a flag of its own; config.json records them."""
+    run = tmp_path / "run"
+    result = slt(*train_args(tiny_corpus, run, "--epochs", "1", "--set", "optim.accumulation=2", "--set", "data.augment=null",
+                              "--set", "model.encoder.channels=[8, 8]"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())
+    assert config["optim"]["accumulation"] == 2 and config["data"]["augment"] is None
+    assert config["model"]["encoder"]["channels"] == [8, 8] and config["optim"]["epochs"] == 1
 
 
 def test_missing_data_gives_one_line(tiny_corpus, tmp_path):

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from conftest import photo_frames, run_slt, write_video
+from conftest import photo_frames, write_video
+from helpers import slt, slt_process
 from slt import stage2
-from slt.cli import app
 from slt.config import resolve
 from slt.translate import clips_read_in_child
 
@@ -30,9 +29,6 @@ def stage2_run(tiny_corpus, stage1_run, made_llms, tmp_path_factory) -> Path:
     stage2.train(resolve(tiny_corpus / "tiny.yaml", overrides), run)
     return run
 
-
-def slt(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 @pytest.mark.parametrize("run_name", ["stage1_run", "stage2_run"])
@@ -47,16 +43,18 @@ def test_parquet_files(run_name, request, tiny_corpus):
     assert result.stdout.splitlines() == [f"{file}: {expected[name]}" for file, name in zip(files, sorted(expected))]
 
 
+@pytest.mark.slow
 def test_a_fresh_process_prints_the_sentence_alone(stage2_run, tiny_corpus):
     """As a user runs it: the translation on stdout, nothing on stderr (no library progress bar or warning)."""
     clip = sorted((tiny_corpus / "keypoints" / "test").glob("*.parquet"))[0]
     hypotheses = {row["name"]: row["hypothesis"] for row in csv.DictReader((stage2_run / "test.hypotheses.tsv").open(), delimiter="\t")}
-    result = run_slt("translate", str(clip), "--model", str(stage2_run))
+    result = slt_process("translate", str(clip), "--model", str(stage2_run))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout == hypotheses[f"test/{clip.stem}"] + "\n"
 
 
+@pytest.mark.slow
 def test_video_and_frame_folder_with_json_timings(stage2_run, photo_video, tmp_path):
     import cv2
 
@@ -75,6 +73,7 @@ def test_video_and_frame_folder_with_json_timings(stage2_run, photo_video, tmp_p
     assert report["seconds"]["extraction"] > 0 and report["seconds"]["generation"] > 0
 
 
+@pytest.mark.slow
 def test_bad_inputs_get_one_line_each_and_the_rest_is_translated(stage2_run, tiny_corpus, tmp_path):
     good = sorted((tiny_corpus / "keypoints" / "test").glob("*.parquet"))[0]
     nobody = write_video(tmp_path / "empty_room.mp4", [np.full((128, 128, 3), 90, np.uint8)] * 8)
@@ -97,6 +96,7 @@ def test_not_a_run_folder(tmp_path, tiny_corpus):
     assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "config.json" in result.stderr
 
 
+@pytest.mark.slow
 def test_clips_are_read_in_a_child_that_is_killed_when_not_waited_for(photo_video):
     """`translate` loads the model while a child process extracts; if loading fails, nobody waits for the child."""
     before = set(multiprocessing.active_children())
@@ -105,6 +105,7 @@ def test_clips_are_read_in_a_child_that_is_killed_when_not_waited_for(photo_vide
     assert child.exitcode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_a_crashed_extraction_is_an_error_of_each_input(photo_video, tiny_corpus):
     keypoints = sorted((tiny_corpus / "keypoints" / "test").glob("*.parquet"))[0]
     before = set(multiprocessing.active_children())
@@ -116,6 +117,7 @@ def test_a_crashed_extraction_is_an_error_of_each_input(photo_video, tiny_corpus
     assert second == (kp, error, 0.0)
 
 
+@pytest.mark.slow
 def test_a_run_that_cannot_load_is_one_error_line_and_leaves_no_child(photo_video, tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     result = slt("translate", photo_video, "--model", tmp_path)
