@@ -192,7 +192,14 @@ def pretrain(
     show_progress: bool = True,
 ) -> None:
     """Pre-train `model` in place for `config.steps` steps on `sentences` (next-token prediction for
-    "causal", denoising for "seq2seq"), on the device the model is on."""
+    "causal", denoising for "seq2seq"), on the device the model is on.
+
+    A loop of its own rather than `slt.train.fit`, which trains a translator on clips: this one has text
+    batches drawn step by step from a seeded sentence sampler, a fixed number of steps and nothing that
+    `fit` is for (epochs, dev decoding, checkpoints, a run folder, resume, several processes). Its warm-up
+    is counted in steps, not as `fit`'s fraction of them, so running it through `fit` would change every
+    made LLM and every stage-1 run that pre-trains Light-T (`model.pretrain_steps`).
+    """
     batcher = _Batcher(config, tokenizer)
     device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
