@@ -13,9 +13,6 @@ from typer.testing import CliRunner
 
 from slt.cli import app
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-
-
 def slt(*args):
     """Run the command in this process; returns Click's Result (exit_code, output, stdout, stderr)."""
     return CliRunner().invoke(app, [str(a) for a in args])
@@ -27,9 +24,11 @@ def slt_process(
     """Run the command line in a new process (`launcher`: e.g. torchrun's), as a user would: the finished
     process, or with `wait=False` the running one (its stderr piped)."""
     command = [*launcher, "slt.cli", *map(str, args)]
+    # This process's environment as it is now: a Ray started by a test sets what its clients need there.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     if not wait:
-        return subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+        return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def folder_contents(folder: Path) -> dict[str, bytes]:
