@@ -4,7 +4,8 @@ Every model trains on the same batches (the realistic style of `slt synth`, PHOE
 about 100 frames, batch 16) with Light-T tiny behind it, so the encoder is all that differs:
 
 - `ST-GCN, stride 1`: `configs/stage1_cpu.yaml`'s encoder (graph blocks at every frame);
-- `ST-GCN, stride 2`: the same with two frames folded into one before the graph blocks (`encoder.stride: 2`);
+- `ST-GCN, stride 2` and `stride 4`: the same with two or four frames folded into one before the graph blocks
+  (`encoder.stride`);
 - `plain baseline`: a linear map of each frame's joints and two stride-2 convolutions in time
   (`PlainEncoder`): about the least a translator can read keypoints with.
 
@@ -60,7 +61,7 @@ def models(config, tokenizer) -> dict[str, nn.Module]:
     from slt.data.normalize import Normalizer
 
     out = {}
-    for name, stride in (("ST-GCN, stride 1", 1), ("ST-GCN, stride 2", 2)):
+    for name, stride in ((f"ST-GCN, stride {stride}", stride) for stride in (1, 2, 4)):
         variant = copy.deepcopy(config)
         variant.model.encoder.stride = stride
         torch.manual_seed(0)
@@ -134,8 +135,9 @@ median of {rounds} rounds. Every model has Light-T tiny behind its encoder (`con
 |---|---:|---:|---:|---:|
 {rows}
 
-Folding two frames into one before the graph blocks (stride 2) takes {median["ST-GCN, stride 2"] / median["ST-GCN, stride 1"]:.2f}
-of the unfolded encoder's time per step; the plain baseline shows how much of a step the ST-GCN still costs.
+Folding two or four frames into one before the graph blocks (stride 2, 4) takes {median["ST-GCN, stride 2"] / median["ST-GCN, stride 1"]:.2f}
+and {median["ST-GCN, stride 4"] / median["ST-GCN, stride 1"]:.2f} of the unfolded encoder's time per step; the plain baseline shows how much of a
+step the ST-GCN still costs.
 """
     write_section(report, SECTION, text)
     print(text)
