@@ -13,8 +13,23 @@ export HF_HUB_OFFLINE := 1
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
+# The venv's Python: PYTHON=... if given, else the first of python3.12, python3.11, python3.10, python3 whose
+# version the pins support. mediapipe==0.10.21 has wheels for CPython 3.9-3.12 only, and `python3` is 3.13 on
+# current distributions, where pip would fail without naming the cause. Expanded only when the venv is made.
+PYTHONS_SUPPORTED := 3.10 3.11 3.12
+python_version = $(or $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null),not runnable)
+supported_pythons = $(foreach p,$(1),$(if $(filter $(PYTHONS_SUPPORTED),$(call python_version,$(p))),$(p)))
+comma := ,
+python_found = $(if $(PYTHON),PYTHON=$(PYTHON) is $(call python_version,$(PYTHON)),python3 is $(call \
+	python_version,python3) and there is no python3.12$(comma) python3.11 or python3.10)
+VENV_PYTHON = $(or $(firstword $(call supported_pythons,$(or $(PYTHON),python3.12 python3.11 python3.10 python3))),$(error \
+	$(python_found): slt needs Python 3.10-3.12 (its pinned mediapipe==0.10.21 has wheels for those only); \
+	install one$(comma) or pass PYTHON=/path/to/python3.12))
+
+$(PY):
+	$(VENV_PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
