@@ -132,6 +132,7 @@ TRAIN_FLAGS = {
     "batch_size": "optim.batch_size",
     "lr": "optim.lr",
     "optimizer": "optim.optimizer",
+    "report_to": "optim.report_to",
     "init": "stage2.init",
     "llm": "stage2.llm",
     "freeze": "stage2.freeze",
@@ -223,6 +224,10 @@ def train(
     lr: float = typer.Option(None, help="Peak learning rate."),
     seed: int = typer.Option(None, help="Random seed (data order, augmentation, initialization)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out after an interruption."),
+    report_to: list[str] = typer.Option(
+        None, metavar="TRACKER", help="Experiment tracker for losses, learning rate, dev scores and sentences, and the config "
+        "(repeatable): tensorboard (into OUT/logs: tensorboard --logdir OUT/logs), wandb, mlflow, trackio."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (never a folder that is not a run)."),
     input: Input = typer.Option(None, help="What stage 1 reads; gloss: the gloss oracle, the ceiling for keypoints."),
     optimizer: Optimizer = typer.Option(None, help="sgd: with momentum, the paper's stage 1."),

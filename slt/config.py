@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from slt.choices import AdapterInput, Feature, Finetune, Freeze, Input, Optimizer, Preset, Tokenize
+from slt.choices import AdapterInput, Feature, Finetune, Freeze, Input, Optimizer, Preset, Tokenize, Tracker
 from slt.data.augment import AugmentConfig
 from slt.data.normalize import NormalizeConfig
 from slt.model.encoder import EncoderConfig
@@ -100,8 +100,17 @@ class OptimConfig:
     warmup: float = 0.05  # fraction of the steps with a linear warm-up, then cosine decay to 0
     grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
     mixed_precision: bool = True  # bf16 autocast on GPU; CPU always runs in float32
+    # Experiment trackers that get the losses, learning rate, dev scores and sentences, and this config:
+    # "tensorboard" (written into RUN/logs/), "wandb", "mlflow", "trackio" (these follow their own settings,
+    # e.g. WANDB_MODE=offline, MLFLOW_TRACKING_URI).
+    report_to: list[Tracker] = field(default_factory=list)
 
     def __post_init__(self):
+        if isinstance(self.report_to, str):  # one tracker, as a YAML scalar
+            self.report_to = [self.report_to]
+        trackers = typing.get_args(Tracker)
+        ok = isinstance(self.report_to, list) and all(t in trackers for t in self.report_to)
+        _check("optim.report_to", self.report_to, ok, f"a list of trackers out of {list(trackers)}")
         _check_choice("optim.optimizer", self.optimizer, Optimizer)
         _check("optim.lr", self.lr, 0 < self.lr < math.inf, "a positive number")
         _check("optim.weight_decay", self.weight_decay, 0 <= self.weight_decay < math.inf, "0 or more")

@@ -28,7 +28,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrit
     run_dir = Path(run_dir)
     samples, train_samples, dev_samples = run.prepare_run(config, run_dir, resume, overwrite)
 
-    accelerator = make_accelerator(config.optim.mixed_precision)
+    accelerator = make_accelerator(config.optim.mixed_precision, config.optim.report_to, run_dir)
     if resume:
         tokenizer = AutoTokenizer.from_pretrained(run_dir)
     elif config.data.tokenizer:
@@ -72,6 +72,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrit
         lambda m, folder: run.save_model(m, config, folder),
         accelerator,
         resume=resume,
+        config=config.to_dict(),
     )
 
     best, _ = run.load_model(run_dir)

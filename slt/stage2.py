@@ -74,7 +74,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrit
     s2 = config.stage2
     samples, train_samples, dev_samples = run.prepare_run(config, run_dir, resume, overwrite)
 
-    accelerator = make_accelerator(config.optim.mixed_precision)
+    accelerator = make_accelerator(config.optim.mixed_precision, config.optim.report_to, run_dir)
     set_seed(config.seed)  # the same adapter, LoRA and (joint / no init) encoder initialization every run
     model = build_model(config)
 
@@ -93,7 +93,10 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrit
 
     groups = [{"params": visual_params, "lr": s2.lr_adapter}] + ([{"params": llm_params, "lr": s2.lr_llm}] if llm_params else [])
     save = lambda m, folder: run.save_model(m, config, folder)  # noqa: E731
-    fit(model, groups, train_loader, dev_loader, config.optim, config.eval, config.seed, run_dir, save, accelerator, resume=resume)
+    fit(
+        model, groups, train_loader, dev_loader, config.optim, config.eval, config.seed, run_dir, save, accelerator,
+        resume=resume, config=config.to_dict(),
+    )
 
     best, _ = run.load_model(run_dir)
     if s2.merge and s2.finetune == "lora":

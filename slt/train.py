@@ -11,6 +11,7 @@ A run folder holds (rank 0 writes, every write atomic):
     config.json, model.safetensors, tokenizer files   the best checkpoint by dev BLEU-4 (`save_model`)
     metrics.json, dev.hypotheses.tsv                    its dev scores and sentences (test ones added later)
     log.jsonl, training.png                             one line per step and per evaluation; the curves
+    logs/slt/                                           TensorBoard's events (`optim.report_to`)
     resume/epoch-NNNN/, resume/latest                   state after the last finished epoch: weights,
                                                         optimizer, scheduler, counters, every RNG
 `fit(..., resume=True)` continues from `resume/latest` exactly as if never stopped: data order and
@@ -34,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
-from accelerate.utils import gather_object, set_seed
+from accelerate.tracking import get_available_trackers
+from accelerate.utils import ProjectConfiguration, gather_object, set_seed
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -51,6 +53,8 @@ console = Console(stderr=True)
 # `reading_check`: below these, dev outputs say the model ignores its input.
 MIN_DISTINCT = 0.1  # distinct hypotheses per distinct reference
 MIN_INPUT_GAIN = 0.02  # teacher-forced loss (nats per token) saved by the real input over a blanked one
+TRACKING_PROJECT = "slt"  # the trackers' project; TensorBoard's events go to RUN/logs/slt/
+SAMPLE_SENTENCES = 8  # dev sentences sent to the trackers at each evaluation
 
 
 @dataclass
@@ -66,12 +70,20 @@ class TrainState:
     history: list[dict] = field(default_factory=list)  # one entry per epoch: loss, lr, dev scores
 
 
-def make_accelerator(mixed_precision: bool = True) -> Accelerator:
-    """One Accelerator for CPU, one GPU or DDP; bf16 autocast only on GPU."""
+def make_accelerator(mixed_precision: bool = True, report_to: list[str] = (), run_dir: Path | None = None) -> Accelerator:
+    """One Accelerator for CPU, one GPU or DDP; bf16 autocast only on GPU. `report_to`: the experiment
+    trackers `fit` logs to, TensorBoard into `run_dir`/logs; one that is not installed is an error here,
+    before training, where Accelerate would only leave it out."""
+    available = [str(t) for t in get_available_trackers()]
+    for tracker in report_to:
+        if tracker not in available:
+            raise ValueError(f"optim.report_to: {tracker} is not installed; pip install {tracker}, or report to another tracker")
     cuda = torch.cuda.is_available()
     return Accelerator(
         cpu=not cuda,
         mixed_precision="bf16" if cuda and mixed_precision else "no",
+        log_with=list(report_to) or None,
+        project_config=ProjectConfiguration(project_dir=str(run_dir), logging_dir=str(Path(run_dir) / "logs")) if report_to else None,
         # Some parameters get no gradient in some runs (the sign-wise module when the adapter reads
         # frame-wise features); DDP must be told to expect that.
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
@@ -348,6 +360,24 @@ class RunLog:
         atomic_write(self.path.with_name("training.png"), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
 
 
+def hyperparameters(config: dict, prefix: str = "") -> dict:
+    """A nested config as the flat values trackers take: dotted keys, lists and None as text."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(hyperparameters(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    return out
+
+
+def sample_table(rows: list[dict]) -> str:
+    """The first dev sentences as a Markdown table, which TensorBoard's text tab renders."""
+    lines = ["| clip | reference | hypothesis |", "|---|---|---|"]
+    lines += [f"| {r['name']} | {r['reference']} | {r['hypothesis']} |".replace("\n", " ") for r in rows[:SAMPLE_SENTENCES]]
+    return "\n".join(lines)
+
+
 # --- the loop ---------------------------------------------------------------------------------------
 
 
@@ -363,6 +393,7 @@ def fit(
     save: Callable[[nn.Module, Path], None],
     accelerator: Accelerator,
     resume: bool = False,
+    config: dict | None = None,
 ) -> TrainState:
     """Train `model`, evaluating on dev by decoding and keeping the best checkpoint by BLEU-4.
 
@@ -370,6 +401,8 @@ def fit(
     out). `train_loader` yields global batches of `optim.batch_size` clips and has a batch sampler with
     an `epoch` attribute (`make_loader`'s). `save(model, folder)` writes the model's files (weights,
     config, tokenizer) into an empty folder; they are moved into `run_dir` when dev BLEU-4 improves.
+    The trackers of `accelerator` (`make_accelerator`) get `config` as hyperparameters, the loss and
+    learning rate of each step, and the dev scores and sentences of each evaluation.
     """
     run_dir = Path(run_dir)
     main = accelerator.is_main_process
@@ -380,6 +413,11 @@ def fit(
     model, optimizer = accelerator.prepare(model, optimizer)
     state = load_resume(run_dir, model, optimizer, scheduler, accelerator) if resume else TrainState()
     log = RunLog(run_dir, main, state.step if resume else None)
+    # A resumed run appends to the same TensorBoard folder; purge_step hides what the interrupted run
+    # logged after its resume point. The config went in when the run started.
+    accelerator.init_trackers(
+        TRACKING_PROJECT, None if resume else hyperparameters(config or {}), {"tensorboard": {"purge_step": state.step + 1}}
+    )
     world, rank = accelerator.num_processes, accelerator.process_index
     if main and resume:
         console.print(f"Resuming {run_dir} after epoch {state.epoch} (step {state.step})")
@@ -423,6 +461,7 @@ def fit(
                 epoch_loss, epoch_clips = epoch_loss + loss * size, epoch_clips + size
                 clips_seen += size
                 log.write(step=state.step, epoch=state.epoch + 1, loss=round(loss, 5), lr=lr, clips_per_s=round(clips_per_s, 1))
+                accelerator.log({"train/loss": loss, "train/lr": lr}, step=state.step)
                 progress.update(task, advance=1, info=f"step {state.step}  loss {loss:.3f}  lr {lr:.2e}  {clips_per_s:.1f} clips/s")
 
             state.epoch += 1
@@ -456,6 +495,8 @@ def fit(
                     if state.stopped:
                         console.print(f"Early stopping: no better dev BLEU-4 in {evaluation.patience} evaluations")
                 log.write(step=state.step, epoch=state.epoch, dev=entry["dev"])
+                dev = {f"dev/{key}": value for key, value in entry["dev"].items() if key != "signature"}
+                accelerator.log({**dev, "train/epoch_loss": entry["loss"], "dev/sentences": sample_table(rows)}, step=state.step)
             state.history.append(entry)
             if "dev" in entry:
                 log.plot(state.history)
@@ -474,5 +515,7 @@ def fit(
         ):
             table.add_row(key, str(value))
         console.print(table)
+    for tracker in accelerator.trackers:  # not `end_training`, which would end DDP before the test split is scored
+        tracker.finish()
     accelerator.wait_for_everyone()
     return state

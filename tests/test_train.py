@@ -53,17 +53,24 @@ def test_resume_after_kill_gives_the_same_run(tiny_corpus, tmp_path):
     args = ("--epochs", "4", "--batch-size", "4", "--pretrain-steps", "10")
     assert slt(*train_args(tiny_corpus, tmp_path / "straight", *args)).exit_code == 0
 
-    killed = tmp_path / "killed"
-    process = slt_process(*train_args(tiny_corpus, killed, *args), wait=False)
-    latest = killed / "resume" / "latest"
-    while not (latest.exists() and latest.read_text() == "epoch-0001") and process.poll() is None:
+    # The killed run also reports to TensorBoard: once resumed, its events hold each step once.
+    killed, report = tmp_path / "killed", ("--report-to", "tensorboard")
+    process = slt_process(*train_args(tiny_corpus, killed, *args, *report), wait=False)
+    latest, log = killed / "resume" / "latest", killed / "log.jsonl"
+    # Killed once it has logged a step of epoch 2, after the resume point: the resumed run logs it again.
+    while not (latest.exists() and latest.read_text() == "epoch-0001" and '"epoch": 2, "loss"' in log.read_text()):
+        if process.poll() is not None:
+            break
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "training ended before it could be killed"
 
-    resumed = slt(*train_args(tiny_corpus, killed, *args, "--resume"))
+    resumed = slt(*train_args(tiny_corpus, killed, *args, *report, "--resume"))
     assert resumed.exit_code == 0, resumed.stderr
     assert losses(killed) == losses(tmp_path / "straight")
+    logged = event_scalars(killed / "logs" / "slt")["train/loss"]
+    assert [step for step, _ in logged] == list(range(1, len(losses(killed)) + 1))
+    assert [loss for _, loss in logged] == pytest.approx(losses(killed), abs=1e-4)
     assert json.loads((killed / "metrics.json").read_text()) == json.loads((tmp_path / "straight" / "metrics.json").read_text())
     weights, expected = load_file(killed / "model.safetensors"), load_file(tmp_path / "straight" / "model.safetensors")
     assert all(torch.equal(weights[k], expected[k]) for k in expected)
@@ -119,6 +126,7 @@ def test_run_folder_and_evaluate(tiny_corpus, tmp_path):
         (("--set", "data.augment.rotation=5"), "data.augment is None, not a section"),
         (("--set", "optim.epochs=3"), "--set optim.epochs: use its own flag, --epochs"),
         (("--set", "optim.lr"), "--set takes SECTION.KEY=VALUE"),
+        (("--report-to", "tb"), "optim.report_to must be a list of trackers out of ['tensorboard', 'wandb', 'mlflow', 'trackio']"),
     ],
 )
 def test_bad_flags_give_one_line(tiny_corpus, tmp_path, extra, message):
@@ -157,3 +165,48 @@ def test_missing_data_gives_one_line(tiny_corpus, tmp_path):
     for args, message in cases:
         result = slt(*args)
         assert result.exit_code == 1 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def event_scalars(logdir: Path) -> dict[str, list[tuple[int, float]]]:
+    """(step, value) of each scalar in a TensorBoard folder, as TensorBoard reads it (purged steps dropped)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(logdir)).Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_report_to_tensorboard(tiny_corpus, tmp_path):
+    """Losses and learning rates of every step, dev scores and sentences of every evaluation, and the config."""
+    import yaml
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    result = slt(*train_args(tiny_corpus, run, "--epochs", "2", "--report-to", "tensorboard"))
+    assert result.exit_code == 0, result.stderr
+    entries = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    steps, evaluations = [e for e in entries if "loss" in e], [e for e in entries if "dev" in e]
+    assert len(steps) == 4 and len(evaluations) == 2  # 16 clips in batches of 8, for 2 epochs
+    scalars = event_scalars(run / "logs" / "slt")
+    assert [s for s, _ in scalars["train/loss"]] == [1, 2, 3, 4]
+    assert [v for _, v in scalars["train/loss"]] == pytest.approx([e["loss"] for e in steps], abs=1e-4)
+    assert [v for _, v in scalars["train/lr"]] == pytest.approx([e["lr"] for e in steps])
+    assert scalars["dev/bleu4"] == [(e["step"], pytest.approx(e["dev"]["bleu4"])) for e in evaluations]
+    assert [s for s, _ in scalars["dev/chrf"]] == [2, 4]
+    text = EventAccumulator(str(run / "logs" / "slt")).Reload().Tensors("dev/sentences/text_summary")
+    assert [t.step for t in text] == [2, 4]
+    hypotheses = list(csv.DictReader((run / "dev.hypotheses.tsv").open(), delimiter="\t"))
+    assert f"| {hypotheses[0]['name']} | {hypotheses[0]['reference']} |" in text[-1].tensor_proto.string_val[0].decode()
+    [hparams] = (run / "logs" / "slt").glob("*/hparams.yml")
+    config = yaml.safe_load(hparams.read_text())
+    assert config["optim.lr"] == 3e-3 and config["optim.report_to"] == "['tensorboard']" and config["stage"] == 1
+
+
+def test_an_uninstalled_tracker_says_what_to_install(tiny_corpus, tmp_path):
+    import importlib.util
+
+    missing = next((t for t in ("wandb", "mlflow", "trackio") if importlib.util.find_spec(t) is None), None)
+    if missing is None:
+        pytest.skip("wandb, mlflow and trackio are all installed")
+    result = slt(*train_args(tiny_corpus, tmp_path / "run", "--report-to", missing))
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and not (tmp_path / "run").exists()
+    assert f"{missing} is not installed; pip install {missing}" in result.stderr
