@@ -15,12 +15,26 @@ from typer.core import TyperCommand
 
 from slt.choices import AdapterInput, Arch, Finetune, Freeze, Input, Optimizer, Preset, Style
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    help="Gloss-free sign language translation from body keypoints (FLa-LLM).",
-    pretty_exceptions_enable=False,
-)
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def print_version(value: bool) -> None:
+    """`slt --version`: the installed package's version, which pyproject.toml sets."""
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"slt {version('slt')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=print_version, help="Print slt's version and exit."),
+):
+    """Gloss-free sign language translation from body keypoints (FLa-LLM).
+
+    Shell completion: slt --install-completion (then open a new shell).
+    """
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
