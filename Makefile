@@ -29,8 +29,14 @@ VENV_PYTHON = $(or $(firstword $(call supported_pythons,$(or $(PYTHON),python3.1
 $(PY):
 	$(VENV_PYTHON) -m venv $(VENV)
 
+# A venv that an earlier `make` left under an unsupported Python (its pip install failed) is named, not reused.
+# (Under `make -n` there may be no venv yet.)
+venv_fits = $(if $(wildcard $(PY)),$(if $(filter $(PYTHONS_SUPPORTED),$(call python_version,$(PY))),,$(error $(VENV) was made \
+	with Python $(call python_version,$(PY)); slt needs 3.10-3.12 (mediapipe==0.10.21 has wheels for those only): rm -rf \
+	$(VENV)$(comma) then make setup)))
+
 $(STAMP): pyproject.toml | $(PY)
-	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(venv_fits)$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

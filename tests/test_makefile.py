@@ -58,10 +58,23 @@ def test_python_variable_is_used_and_checked(tmp_path):
     assert refused.returncode != 0 and "PYTHON=py313 is 3.13: slt needs Python 3.10-3.12" in refused.stderr
 
 
+def fake_venv(folder: Path, version: str) -> None:
+    (folder / ".venv" / "bin").mkdir(parents=True)
+    (folder / ".venv" / "bin" / "python").write_text(f"#!/bin/sh\necho {version}\n")
+    (folder / ".venv" / "bin" / "python").chmod(0o755)
+
+
 def test_an_existing_venv_is_kept(tmp_path):
     """Only a missing venv is created: `make setup` after a change of pyproject.toml just reinstalls."""
-    (tmp_path / ".venv" / "bin").mkdir(parents=True)
-    (tmp_path / ".venv" / "bin" / "python").touch()
+    fake_venv(tmp_path, "3.11")
     result = make_dry_run(tmp_path, {}, "setup")
     assert result.returncode == 0, result.stderr
     assert "-m venv" not in result.stdout and "pip install" in result.stdout
+
+
+def test_a_venv_of_an_unsupported_python_is_named(tmp_path):
+    """The venv an earlier `make` made with python3 3.13, whose pip install then failed."""
+    fake_venv(tmp_path, "3.13")
+    result = make_dry_run(tmp_path, {"python3": "3.13", "python3.11": "3.11"}, "setup")
+    assert result.returncode != 0 and len(result.stderr.splitlines()) == 1
+    assert ".venv was made with Python 3.13; slt needs 3.10-3.12" in result.stderr and "rm -rf .venv, then make setup" in result.stderr
