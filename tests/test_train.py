@@ -201,6 +201,18 @@ def test_report_to_tensorboard(tiny_corpus, tmp_path):
     assert config["optim.lr"] == 3e-3 and config["optim.report_to"] == "['tensorboard']" and config["stage"] == 1
 
 
+@pytest.mark.slow
+def test_the_tensorboard_command_reads_the_log(tiny_corpus, tmp_path):
+    import subprocess
+
+    run = tmp_path / "run"
+    assert slt(*train_args(tiny_corpus, run, "--epochs", "1", "--report-to", "tensorboard")).exit_code == 0
+    tensorboard = Path(sys.executable).with_name("tensorboard")
+    result = subprocess.run([tensorboard, "--inspect", "--logdir", run / "logs"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "train/loss" in result.stdout and "dev/bleu4" in result.stdout and "dev/sentences/text_summary" in result.stdout
+
+
 def test_an_uninstalled_tracker_says_what_to_install(tiny_corpus, tmp_path):
     import importlib.util
 
