@@ -27,7 +27,7 @@ import math
 import random
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -70,7 +70,7 @@ class TrainState:
     history: list[dict] = field(default_factory=list)  # one entry per epoch: loss, lr, dev scores
 
 
-def make_accelerator(mixed_precision: bool = True, report_to: list[str] = (), run_dir: Path | None = None) -> Accelerator:
+def make_accelerator(mixed_precision: bool = True, report_to: Sequence[str] = (), run_dir: Path | None = None) -> Accelerator:
     """One Accelerator for CPU, one GPU or DDP; bf16 autocast only on GPU. `report_to`: the experiment
     trackers `fit` logs to, TensorBoard into `run_dir`/logs; one that is not installed is an error here,
     before training, where Accelerate would only leave it out."""
@@ -374,7 +374,9 @@ def hyperparameters(config: dict, prefix: str = "") -> dict:
 def sample_table(rows: list[dict]) -> str:
     """The first dev sentences as a Markdown table, which TensorBoard's text tab renders."""
     lines = ["| clip | reference | hypothesis |", "|---|---|---|"]
-    lines += [f"| {r['name']} | {r['reference']} | {r['hypothesis']} |".replace("\n", " ") for r in rows[:SAMPLE_SENTENCES]]
+    for row in rows[:SAMPLE_SENTENCES]:
+        cells = (row[key].replace("|", "\\|").replace("\n", " ") for key in ("name", "reference", "hypothesis"))
+        lines.append(f"| {' | '.join(cells)} |")
     return "\n".join(lines)
 
 

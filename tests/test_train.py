@@ -222,3 +222,13 @@ def test_an_uninstalled_tracker_says_what_to_install(tiny_corpus, tmp_path):
     result = slt(*train_args(tiny_corpus, tmp_path / "run", "--report-to", missing))
     assert result.exit_code == 1 and result.stderr.count("\n") == 1 and not (tmp_path / "run").exists()
     assert f"{missing} is not installed; pip install {missing}" in result.stderr
+
+
+def test_sample_sentences_stay_a_table():
+    """A "|" or a line break in a sentence would split TensorBoard's Markdown table."""
+    from slt.train import SAMPLE_SENTENCES, sample_table
+
+    rows = [{"name": f"dev-{i}", "reference": "yes | no", "hypothesis": "one\ntwo"} for i in range(SAMPLE_SENTENCES + 2)]
+    lines = sample_table(rows).splitlines()
+    assert len(lines) == 2 + SAMPLE_SENTENCES
+    assert lines[2] == "| dev-0 | yes \\| no | one two |"
