@@ -431,7 +431,7 @@ def fit(
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
         console=console,
-        disable=not main,
+        disable=not main or not console.is_terminal,  # a log file gets the epoch lines, not a bar's last frame
     )
     task = progress.add_task("train", total=steps_per_epoch, epoch=state.epoch + 1, info="")
     started, clips_seen, signature_shown = time.perf_counter(), 0, False

@@ -37,3 +37,18 @@ def test_shell_completion_completes_commands_and_options(tmp_path):
     script = tmp_path / ".bash_completions" / "slt.sh"
     assert "_SLT_COMPLETE=complete_bash" in script.read_text()
     assert str(script) in (tmp_path / ".bashrc").read_text()
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_progress_bars_only_on_a_terminal(tiny_corpus, tmp_path, monkeypatch, terminal):
+    """Output to a file or pipe gets the messages, not a bar's last frame; TTY_COMPATIBLE=1 (Rich's) asks for bars."""
+    if terminal:
+        monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    synth = slt("synth", tmp_path / "corpus", "--train", 8, "--dev", 2, "--test", 2, "--signers", 1)
+    llm = slt("make-llm", tmp_path / "llm", "--corpus", tiny_corpus / "annotations.csv", "--steps", 2, "--dim", 32, "--layers", 1)
+    train = slt("train", "--data", tiny_corpus / "keypoints", "--annotations", tiny_corpus / "annotations.csv",
+                "--out", tmp_path / "run", "--config", tiny_corpus / "tiny.yaml", "--epochs", 1)  # fmt: skip
+    for result, bar in ((synth, "synthesizing"), (llm, "pre-training causal"), (train, "epoch 1/1")):  # each bar's label
+        assert result.exit_code == 0, result.output
+        assert (bar in result.output) == terminal, result.output
+    assert "epoch 1:" in train.stderr and "wrote a causal LLM" in llm.stdout

@@ -46,6 +46,7 @@ def test_batch_extracts_good_clips_and_reports_each_bad_input(batch):
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "3 extracted" in result.stderr and "6 failed" in result.stderr
+    assert "preprocess" not in result.stderr  # the progress bar's label: a pipe gets no bar
     outputs = {p.relative_to(out).with_suffix("").as_posix() for p in out.rglob("*.parquet")}
     assert outputs == set(GOOD)
 

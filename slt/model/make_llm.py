@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from rich import get_console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import LlamaConfig, LlamaForCausalLM, MBartConfig, MBartForConditionalGeneration, PreTrainedTokenizerBase
 
@@ -210,7 +211,7 @@ def pretrain(
     model.train()
     order: list[str] = []
     columns = [TextColumn("pre-training {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.3f}"), TimeRemainingColumn()]
-    with Progress(*columns, disable=not show_progress) as progress:
+    with Progress(*columns, disable=not show_progress or not get_console().is_terminal) as progress:  # no bar in a log file
         task = progress.add_task(config.arch, total=config.steps, loss=float("nan"))
         for _ in range(config.steps):
             if len(order) < config.batch_size:  # epochs of shuffled sentences

@@ -318,6 +318,7 @@ def run_batch(
         TextColumn("clips · {task.fields[speed]} frames/s · ETA"),
         TimeRemainingColumn(),
         console=console,
+        disable=not console.is_terminal,  # a log file gets the warnings and the summary, not a bar's last frame
     )
     with progress:
         task = progress.add_task("clips", total=len(jobs), speed="-")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rich import get_console
 from rich.progress import track
 
 from slt.files import atomic_write
@@ -52,7 +53,7 @@ def write_corpus(out: str | Path, clips: list[Clip], seed: int = 0, progress: bo
         for i, name in enumerate(names)
     }
     frames = 0
-    for i, clip in enumerate(track(clips, description="synthesizing", disable=not progress)):
+    for i, clip in enumerate(track(clips, description="synthesizing", disable=not progress or not get_console().is_terminal)):
         rng, habits = np.random.default_rng([seed, 2, i]), np.random.default_rng([seed, 3, i])
         signer = signers[clip.signer]
         states = perform([motions[s] for s in clip.gloss.split()], signer, rng, look, habits)
