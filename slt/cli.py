@@ -286,19 +286,25 @@ def evaluate(
     annotations: list[Path] = typer.Option(None, help="Score the clips of these annotation tables instead."),
     data: Path = typer.Option(None, help="Keypoint folder for --annotations (default: the run's)."),
     beams: int = typer.Option(None, help="Beam size (unset: the run's eval.num_beams)."),
+    json_output: bool = typer.Option(False, "--json", help="Also print the scores as JSON on stdout, for scripts."),
 ):
     """Decode a split with a trained run and score it (BLEU-1..4, ROUGE-L, chrF); writes hypotheses and scores.
 
     Example: slt evaluate runs/s1 --split test   (writes runs/s1/test.hypotheses.tsv and runs/s1/metrics.json)
     """
+    import json
+
     if beams is not None and beams < 1:
         raise fail(f"--beams must be at least 1, got {beams}")
     try:
-        from slt.run import evaluate_run
+        from slt.translate import Translator
 
-        evaluate_run(run, split, [str(a) for a in annotations or []], str(data) if data else None, beams)
+        translator = Translator.from_pretrained(run)
+        name, scores = translator.evaluate(split, [str(a) for a in annotations or []], str(data) if data else None, beams)
     except (OSError, ValueError) as e:
         raise fail(str(e))
+    if json_output:
+        typer.echo(json.dumps({"split": name, **json.loads((run / "metrics.json").read_text())[name]}, indent=2))
 
 
 @app.command()
