@@ -472,6 +472,29 @@ def translate_command(
         raise typer.Exit(1)
 
 
+@app.command()
+def push(
+    run: Path = typer.Argument(..., help="A run folder written by `slt train`."),
+    repo: str = typer.Option(..., metavar="USER/NAME", help="The Hugging Face Hub model repo (created if new)."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private."),
+    dataset: list[str] = typer.Option(None, help="Hub id of a dataset the run was trained on, for the card (repeatable)."),
+):
+    """Upload a run to the Hugging Face Hub with a model card (written into the run as README.md).
+
+    Uses your Hugging Face login (`hf auth login` or HF_TOKEN). Load it back with
+    `Translator.from_pretrained("USER/NAME")` or `slt translate clip.mp4 --model USER/NAME`.
+
+    Example: slt push runs/s2 --repo me/slt-phoenix --private
+    """
+    from slt.hub import push as upload
+
+    try:
+        url = upload(run, repo, private, dataset or None)
+    except (OSError, ValueError) as e:  # huggingface_hub's HTTP errors are OSErrors
+        raise fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+    typer.echo(f"uploaded {run} to {url}")
+
+
 def main() -> None:
     """Console entry point: a usage mistake (unknown option, bad value) gets one line, not Click's usage box,
     and so does any other failure: the traceback is for `--debug` (anywhere on the line) or SLT_DEBUG=1."""

@@ -194,7 +194,8 @@ class Translator:
 
     @classmethod
     def from_pretrained(cls, run: str | Path, device: str = "cpu") -> Translator:
-        """Load the run folder `run` of either stage onto `device`: "cpu", "cuda" or "auto" (a GPU if any)."""
+        """Load the run of either stage `run` (a folder, or a hub id that `slt push` uploaded: through the Hub
+        cache) onto `device`: "cpu", "cuda" or "auto" (a GPU if any)."""
         import torch
 
         if device == "auto":
@@ -203,11 +204,13 @@ class Translator:
             raise ValueError(f"device must be cpu, cuda or auto, got {device!r}")
         if device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device cuda asked for, but torch sees no GPU; use device='cpu' or 'auto'")
+        from slt.hub import run_folder
         from slt.run import load_model
 
+        run = run_folder(run)
         with collector_paused():
             model, config = load_model(run)
-        return cls(model.to(device), config, Path(run), device)
+        return cls(model.to(device), config, run, device)
 
     def __call__(
         self,
@@ -328,7 +331,10 @@ def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | No
     one loads the model (see the module docstring). Returns (one `Translation` per input, in order, and the
     run-wide timings in seconds: `total`, and model loading and each stage summed over the inputs;
     extraction runs alongside model loading, so the parts add up to more than the total)."""
+    from slt.hub import run_folder
+
     start = time.perf_counter()
+    run_dir = run_folder(run_dir)
     # `load_model` would say this too, but only after importing torch; this way, before the child starts.
     if not (Path(run_dir) / "config.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")

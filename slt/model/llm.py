@@ -304,7 +304,7 @@ def _load_hf(name: str, with_model: bool = True):
             raise LLMUnavailableError(f"{name} has no config.json: it is not a saved Hugging Face model folder")
         location, offline = str(local), True
     else:
-        location, offline = name, _hub_unreachable(name)
+        location, offline = name, hub_unreachable()
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
         model = None
@@ -324,7 +324,7 @@ def _load_hf(name: str, with_model: bool = True):
     return model, tokenizer
 
 
-def _hub_unreachable(name: str, timeout: float = 3.0) -> bool:
+def hub_unreachable(timeout: float = 3.0) -> bool:
     """True when downloads are off or the Hub does not answer: then only the local cache is used.
 
     Without this check, huggingface_hub retries an unreachable Hub for minutes before failing.
