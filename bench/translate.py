@@ -55,15 +55,14 @@ def translate_measured(video: Path, run: Path) -> tuple[Measured, dict]:
 
 def floor_commands(run: Path) -> list[list[str]]:
     """What `slt translate` must do before it can translate anything, as fresh processes: import torch,
-    transformers and peft (nothing of slt); load the run (`load_run`: slt's imports and the model). Both
+    transformers and peft (nothing of slt); load the run (`Translator.from_pretrained`: slt's imports and the model). Both
     with the garbage collector paused and their objects frozen before exit, as in `slt translate`."""
     return [
         [sys.executable, "-c", "import gc; gc.disable(); import torch, transformers.modeling_utils, peft; gc.freeze()"],
         [
             sys.executable,
             "-c",
-            f"import gc\nfrom slt.translate import collector_paused, load_run\n"
-            f"with collector_paused(): load_run({str(run)!r})\ngc.freeze()",
+            f"import gc\nfrom slt import Translator\nTranslator.from_pretrained({str(run)!r})\ngc.freeze()",
         ],
     ]
 
@@ -109,7 +108,7 @@ beam {json.loads((model / "config.json").read_text())["eval"]["num_beams"]}), on
 | generation | {parts["generation"]:.2f} |
 | **end to end** (target < {SECONDS:g}) | **{warm.seconds:.2f}** |
 | for reference, a process that only imports torch, transformers and peft (no slt; garbage collector paused) | {imports:.2f} |
-| for reference, a process that only loads the run (`load_run` in `collector_paused`, as `slt translate` does) | {loading:.2f} |
+| for reference, a process that only loads the run (`Translator.from_pretrained`, as `slt translate` does) | {loading:.2f} |
 
 **Latency: target {verdict}.** The clip is extracted in a child process while the command imports torch
 and transformers and loads the model; the extraction cuts the clip into {threads} stretches extracted at

@@ -305,19 +305,25 @@ def evaluate(
     annotations: list[Path] = typer.Option(None, help="Score the clips of these annotation tables instead."),
     data: Path = typer.Option(None, help="Keypoint folder for --annotations (default: the run's)."),
     beams: int = typer.Option(None, help="Beam size (unset: the run's eval.num_beams)."),
+    json_output: bool = typer.Option(False, "--json", help="Also print the scores as JSON on stdout, for scripts."),
 ):
     """Decode a split with a trained run and score it (BLEU-1..4, ROUGE-L, chrF); writes hypotheses and scores.
 
     Example: slt evaluate runs/s1 --split test   (writes runs/s1/test.hypotheses.tsv and runs/s1/metrics.json)
     """
+    import json
+
     if beams is not None and beams < 1:
         raise fail(f"--beams must be at least 1, got {beams}")
     try:
-        from slt.run import evaluate_run
+        from slt.translate import Translator
 
-        evaluate_run(run, split, [str(a) for a in annotations or []], str(data) if data else None, beams)
+        translator = Translator.from_pretrained(run)
+        name, scores = translator.evaluate(split, [str(a) for a in annotations or []], str(data) if data else None, beams)
     except (OSError, ValueError) as e:
         raise fail(str(e))
+    if json_output:
+        typer.echo(json.dumps({"split": name, **json.loads((run / "metrics.json").read_text())[name]}, indent=2))
 
 
 @app.command()
@@ -483,6 +489,29 @@ def translate_command(
             typer.echo(f"{result.input}: {result.text}" if len(results) > 1 else result.text)
     if any(result.error for result in results):
         raise typer.Exit(1)
+
+
+@app.command()
+def push(
+    run: Path = typer.Argument(..., help="A run folder written by `slt train`."),
+    repo: str = typer.Option(..., metavar="USER/NAME", help="The Hugging Face Hub model repo (created if new)."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private."),
+    dataset: list[str] = typer.Option(None, help="Hub id of a dataset the run was trained on, for the card (repeatable)."),
+):
+    """Upload a run to the Hugging Face Hub with a model card (written into the run as README.md).
+
+    Uses your Hugging Face login (`hf auth login` or HF_TOKEN). Load it back with
+    `Translator.from_pretrained("USER/NAME")` or `slt translate clip.mp4 --model USER/NAME`.
+
+    Example: slt push runs/s2 --repo me/slt-phoenix --private
+    """
+    from slt.hub import push as upload
+
+    try:
+        url = upload(run, repo, private, dataset or None)
+    except (OSError, ValueError) as e:  # huggingface_hub's HTTP errors are OSErrors
+        raise fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+    typer.echo(f"uploaded {run} to {url}")
 
 
 def main() -> None:

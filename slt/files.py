@@ -2,7 +2,8 @@
 
 `atomic_write` builds a file or a whole folder under a hidden temporary name beside its place and renames
 it there; `write_into` adds files to a folder that stays (a run folder) the same way, one file at a time.
-`check_output_folder` decides beforehand whether an existing folder may be replaced at all.
+`check_output_folder` decides beforehand whether an existing folder may be replaced at all; `copy_folder`
+copies a folder cheaply.
 """
 
 from __future__ import annotations
@@ -80,3 +81,17 @@ def write_into(run_dir: Path, write: Callable[[Path], None]) -> None:
             os.replace(path, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def copy_folder(source: Path, target: Path) -> None:
+    """Copy the folder `source` to `target` (new), hard-linking files where the file system allows: a run
+    saves a local base model at every checkpoint, and a link costs no space or time. A link is safe
+    because slt replaces files by renaming new ones into place, never by writing into them."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:  # another file system, or one without links
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link_or_copy)

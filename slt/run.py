@@ -7,32 +7,39 @@ either stage from `config.stage`; the stage modules only build and train theirs.
 A stage-1 folder: `config.json` (the resolved `RunConfig`), `model.safetensors` (all weights), the
 tokenizer files, and `glosses.txt` (the oracle's gloss vocabulary) for gloss runs.
 
+Both stages also write `keypoints.json`: what the training keypoints were made with (`keypoint_origin`),
+so that `slt translate` can warn about an input made with another extractor, whose landmarks differ.
+
 A stage-2 folder stands alone:
     config.json                 the resolved `RunConfig` (stage 2; `model` describes the encoder)
     visual.safetensors          encoder and adapter weights (all of them, frozen ones included)
     light_t.json                the Light-T config, for `adapter_input = "hidden"` only
-    llm/                        `VisualLM.save_pretrained`: tokenizer, base model id or path, LoRA weights
-                                (or the whole model for full fine-tuning and `merge`)
+    llm/                        `VisualLM.save_pretrained`: tokenizer, base model hub id, LoRA weights
+                                (or the whole model for full fine-tuning and `merge`); a base model
+                                given as a local folder is copied into llm/base/, so the run moves whole
 
 Both also hold what training writes (`slt.train`): metrics.json, hypotheses, log.jsonl, resume/.
 """
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from safetensors.torch import save_file, save_model as save_weights
 from torch import nn
 from transformers import AutoTokenizer, BartConfig, PreTrainedTokenizerBase
 from transformers.models.bart.modeling_bart import BartEncoder
 
 from slt.config import RunConfig, differences, from_dict
-from slt.data.annotations import Sample, check_keypoints, read_annotations
+from slt.data.annotations import Sample, check_keypoints, keypoint_path, read_annotations
 from slt.data.dataset import KeypointDataset, make_loader
 from slt.data.normalize import Normalizer
-from slt.files import atomic_write, check_output_folder
+from slt.files import atomic_write, check_output_folder, write_into
+from slt.keypoints.schema import METADATA_KEY
 from slt.metrics import Scores
 from slt.model.encoder import GlossEncoder, KeypointEncoder
 from slt.model.llm import VisualLM, light_t
@@ -40,6 +47,7 @@ from slt.model.translator import LightTEncoderStates, SignTranslator, Stage2Tran
 from slt.train import console, evaluate, make_accelerator, scores_table, write_results
 
 GLOSSES_FILE = "glosses.txt"
+KEYPOINTS_INFO = "keypoints.json"
 VISUAL_WEIGHTS = "visual.safetensors"
 LIGHT_T_CONFIG = "light_t.json"
 LLM_FOLDER = "llm"
@@ -175,13 +183,43 @@ def is_run(folder: Path) -> bool:
     return isinstance(values, dict) and set(values) == {f.name for f in fields(RunConfig)}
 
 
-def open_run_folder(run_dir: Path, config: RunConfig, resume: bool) -> None:
-    """Write config.json into the run being resumed, or start a new run folder (a temp folder renamed to
-    `run_dir`, replacing what `prepare_run` found may go)."""
+def keypoint_origin(info: dict) -> dict:
+    """What made a clip's keypoints, from its header (`Keypoints.info`): the extractor (or generator), its
+    version and model complexity; empty values where the header does not say."""
+    return {
+        "extractor": info.get("extractor") or info.get("generator"),
+        "extractor_version": info.get("extractor_version"),
+        "model_complexity": (info.get("settings") or {}).get("model_complexity"),
+    }
+
+
+def training_keypoints_info(config: RunConfig, train_samples: list[Sample]) -> dict:
+    """`keypoints.json`: the origin of the first training clip's keypoints (a corpus is extracted with one
+    tool), and how they were normalized (frame rates are kept as they are: the model reads frames)."""
+    header = pq.read_schema(keypoint_path(config.data.data, train_samples[0].name)).metadata or {}
+    info = json.loads(header.get(METADATA_KEY, b"{}"))
+    return {**keypoint_origin(info), "fps": info.get("fps"), "normalize": asdict(config.data.normalize)}
+
+
+def read_keypoints_info(run_dir: str | Path) -> dict:
+    """The run's `keypoints.json`, or {} for a run trained before runs recorded it."""
+    path = Path(run_dir) / KEYPOINTS_INFO
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def open_run_folder(run_dir: Path, config: RunConfig, resume: bool, train_samples: list[Sample]) -> None:
+    """Write config.json and keypoints.json into the run being resumed, or start a new run folder with
+    them (a temp folder renamed to `run_dir`, replacing what `prepare_run` found may go)."""
+    keypoints = json.dumps(training_keypoints_info(config, train_samples), indent=2)
+
+    def write(folder: Path) -> None:
+        config.save(folder / "config.json")
+        (folder / KEYPOINTS_INFO).write_text(keypoints)
+
     if resume:
-        config.save(run_dir / "config.json")
+        write_into(run_dir, write)
     else:
-        atomic_write(run_dir, lambda tmp: config.save(Path(tmp) / "config.json"), folder=True)
+        atomic_write(run_dir, lambda tmp: write(Path(tmp)), folder=True)
 
 
 def prepare_run(
@@ -235,13 +273,16 @@ def evaluate_run(
     annotations: list[str] | None = None,
     data: str | None = None,
     num_beams: int | None = None,
+    loaded: tuple[SignTranslator, RunConfig] | None = None,
 ) -> tuple[str, Scores]:
     """Decode and score a split of the run's data, or the clips of other annotation files (all of them,
     or those of `split_name`); writes `metrics.json[name]` and `{name}.hypotheses.tsv` in the run folder.
-    Returns (name, scores); the name is the split, or the first annotation file's stem.
+    Returns (name, scores); the name is the split, or the first annotation file's stem. `loaded`: the run's
+    (model, config) when already loaded (`slt.translate.Translator`); the config is not changed.
     """
     run_dir = Path(run_dir)
-    model, config = load_model(run_dir)
+    model, config = loaded or load_model(run_dir)
+    config = copy.deepcopy(config)
     if data is not None:
         config.data.data = data
     if num_beams is not None:

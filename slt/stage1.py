@@ -51,7 +51,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrit
 
     train_loader, dev_loader = run.loaders(config, model, train_samples, dev_samples)
     if accelerator.is_main_process:
-        run.open_run_folder(run_dir, config, resume)
+        run.open_run_folder(run_dir, config, resume, train_samples)
         write_into(run_dir, tokenizer.save_pretrained)  # before any checkpoint: --resume reads it
         parameters = sum(p.numel() for p in model.parameters())
         console.print(

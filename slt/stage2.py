@@ -82,7 +82,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrit
     visual_params = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("lm.")]
     train_loader, dev_loader = run.loaders(config, model, train_samples, dev_samples)
     if accelerator.is_main_process:
-        run.open_run_folder(run_dir, config, resume)
+        run.open_run_folder(run_dir, config, resume, train_samples)
         origin = "joint, from scratch" if s2.joint else f"encoder from {s2.init}" if s2.init else "random encoder"
         console.print(
             f"Stage 2 ({origin}; frozen: {s2.freeze}; {s2.adapter_input} features -> MLP -> {s2.llm} [{s2.finetune}]): "

@@ -1,31 +1,41 @@
 """Translating clips with a trained run of either stage: videos, frame folders or keypoint files in, sentences out.
 
-Videos and frame folders go through the same MediaPipe Holistic extraction as `slt preprocess` (pose and
-both hands, model complexity 1: the landmarks the run's normalizer reads), a long clip in stretches on
-every core at once; keypoint files are read as they are. The clips are read in a child process while this
-one loads the model: loading means importing torch and transformers, which on a small machine takes as
-long as extracting a few seconds of video, and in a thread of this process the imports would hold the GIL
-the extraction needs. Then the run's own normalization, the encoder and beam search, in batches. An input
-that cannot be used (unreadable, no frames, nobody in view) gets an error of its own; the others are
-still translated. A clip longer than the model's positions allow is translated in consecutive parts that
-each fit (`windows`), and their sentences are joined, with a warning.
+`Translator` is the Python API: `Translator.from_pretrained(RUN)` loads a run once, and each call
+translates clips with it, reusing the model and the MediaPipe graphs (made on the first video). Videos and
+frame folders go through the same MediaPipe Holistic extraction as `slt preprocess` (pose and both hands,
+model complexity 1: the landmarks the run's normalizer reads), a long clip in stretches on every core at
+once; keypoint files are read as they are. Then the run's own normalization, the encoder and beam search,
+in batches. An input that cannot be used (unreadable, no frames, nobody in view) gets an error of its own;
+the others are still translated. A clip longer than the model's positions allow is translated in
+consecutive parts that each fit (`windows`), and their sentences are joined, with a warning.
 
-torch is imported inside `translate`, not here, so that the child process does not import it.
+`translate`, the command's function, is a layer over it for a process that translates once: there the
+clips are read in a child process while this one loads the model. Loading means importing torch and
+transformers, which on a small machine takes as long as extracting a few seconds of video, and in a
+thread of this process the imports would hold the GIL the extraction needs; the child also turns a
+MediaPipe crash into an error of the inputs instead of the end of the command. A `Translator` that lives
+on loads once, so it extracts in its own process.
+
+torch is imported inside functions, not here, so that the child process does not import it.
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from slt.data.normalize import PARTS, Normalizer
 from slt.keypoints.frames import is_video
 from slt.keypoints.io import Keypoints
+from slt.keypoints.schema import DEFAULT_PARTS
 
 KEYPOINT_SUFFIXES = (".parquet", ".pose")
 
@@ -37,8 +47,9 @@ class Translation:
     input: str
     text: str | None = None
     error: str | None = None
-    warning: str | None = None  # translated, but with a caveat (a clip too long to read at once)
+    warning: str | None = None  # translated, but with a caveat (a clip too long to read at once, another extractor)
     seconds: dict[str, float] = field(default_factory=dict)  # extraction / reading, encoder, generation
+    detected: dict[str, float] = field(default_factory=dict)  # fraction of frames in which each part was found
 
 
 class ClipReader:
@@ -62,14 +73,7 @@ class ClipReader:
             kp = self._extract(path)
         else:
             raise ValueError("not a video, frame folder or keypoint file (.parquet, .pose)")
-        if kp.num_frames == 0:
-            raise ValueError("the clip has no frames")
-        missing = [p for p in PARTS if p not in kp.parts]
-        if missing:
-            raise ValueError(f"the keypoints lack {missing} (slt needs pose and both hands)")
-        if kp.detection_rates()["pose"] == 0:
-            raise ValueError("no person detected in any frame")
-        return kp
+        return check_clip(kp)
 
     def _extract(self, path: Path) -> Keypoints:
         if self._extractor is None:
@@ -84,6 +88,18 @@ class ClipReader:
     def close(self) -> None:
         if self._extractor is not None:
             self._extractor.close()
+
+
+def check_clip(kp: Keypoints) -> Keypoints:
+    """`kp`, if a run can read it; ValueError with a one-line reason if not."""
+    if kp.num_frames == 0:
+        raise ValueError("the clip has no frames")
+    missing = [p for p in PARTS if p not in kp.parts]
+    if missing:
+        raise ValueError(f"the keypoints lack {missing} (slt needs pose and both hands)")
+    if kp.detection_rates()["pose"] == 0:
+        raise ValueError("no person detected in any frame")
+    return kp
 
 
 ClipOutcome = tuple[Keypoints | None, str | None, float]  # (keypoints, or the reason there are none; seconds)
@@ -155,68 +171,181 @@ def collector_paused() -> Iterator[None]:
         gc.enable()
 
 
+class Translator:
+    """A trained run of either stage, loaded once, that translates clips:
+
+        translator = Translator.from_pretrained("runs/s2")
+        translator("clip.mp4").text
+        translator(["a.mp4", "frames/", "b.parquet"], beams=1)   # one `Translation` per input
+        translator(points, fps=25)                               # a [frames, joints, 3] array, or `Keypoints`
+
+    A single input that cannot be used raises ValueError; in a list, it gets its `Translation.error` and
+    the others are translated. Calls from several threads are safe and run one at a time (a lock): the
+    model and the MediaPipe graphs are one each, and torch already spreads one call over the cores.
+    """
+
+    def __init__(self, model, config, run_dir: Path, device: str):
+        from slt.run import read_keypoints_info
+
+        self.model, self.config, self.run_dir, self.device = model, config, run_dir, device
+        self.keypoints_info = read_keypoints_info(run_dir)  # what the training keypoints were made with
+        self._reader = ClipReader()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_pretrained(cls, run: str | Path, device: str = "cpu") -> Translator:
+        """Load the run of either stage `run` (a folder, or a hub id that `slt push` uploaded: through the Hub
+        cache) onto `device`: "cpu", "cuda" or "auto" (a GPU if any)."""
+        import torch
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be cpu, cuda or auto, got {device!r}")
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device cuda asked for, but torch sees no GPU; use device='cpu' or 'auto'")
+        from slt.hub import run_folder
+        from slt.run import load_model
+
+        run = run_folder(run)
+        with collector_paused():
+            model, config = load_model(run)
+        return cls(model.to(device), config, run, device)
+
+    def __call__(
+        self,
+        inputs: str | Path | Keypoints | np.ndarray | list,
+        fps: float | None = None,
+        beams: int | None = None,
+        max_new_tokens: int | None = None,
+    ) -> Translation | list[Translation]:
+        """Translate a video, frame folder, keypoint file, `Keypoints` or `[frames, joints, 3]` array (with
+        its `fps`), or a list of them; `beams` and `max_new_tokens` default to the run's."""
+        single = not isinstance(inputs, (list, tuple))
+        items = [inputs] if single else list(inputs)
+        with self._lock:
+            results = [Translation(input_name(item)) for item in items]
+            clips = [self._read(item, fps) for item in items]
+            self._decode(results, clips, beams, max_new_tokens, [from_file(item) for item in items])
+        if single and results[0].error:
+            raise ValueError(f"{results[0].input}: {results[0].error}")
+        return results[0] if single else results
+
+    def evaluate(self, split: str | None = None, annotations: list[str] | None = None, data: str | None = None, beams: int | None = None):
+        """Decode and score a split of the run's data, or other annotation tables: `slt.run.evaluate_run`
+        with this model; returns (name, `Scores`)."""
+        from slt.run import evaluate_run
+
+        with self._lock:
+            return evaluate_run(self.run_dir, split, annotations, data, beams, loaded=(self.model, self.config))
+
+    def close(self) -> None:
+        """Close the MediaPipe graphs now rather than when the translator is collected."""
+        with self._lock:
+            self._reader.close()
+
+    def _read(self, item, fps: float | None) -> ClipOutcome:
+        tick = time.perf_counter()
+        try:
+            if isinstance(item, np.ndarray):
+                if not fps:
+                    raise ValueError("an array of keypoints needs its frame rate: fps=...")
+                item = Keypoints(item, fps, DEFAULT_PARTS)
+            kp = check_clip(item) if isinstance(item, Keypoints) else self._reader(Path(item))
+            return kp, None, time.perf_counter() - tick
+        except ValueError as error:
+            return None, str(error), time.perf_counter() - tick
+
+    def _decode(
+        self, results: list[Translation], outcomes: list[ClipOutcome], beams: int | None, max_new_tokens: int | None, files: list[bool]
+    ) -> None:
+        """Fill in `results` from the clips' outcomes (`files`: whether each clip came from a keypoint file,
+        whose extractor is compared with the run's)."""
+        import torch
+
+        from slt.data.dataset import collate
+        from slt.run import keypoint_origin
+        from slt.train import to_device
+
+        config = self.config
+        if config.model.input != "keypoints":  # it loads, for `evaluate`
+            raise ValueError(f"{self.run_dir} is a gloss-oracle run: it reads glosses, not clips")
+        max_new_tokens = max_new_tokens or config.eval.max_new_tokens
+        normalizer = Normalizer(config.data.normalize)
+        max_frames = self.model.max_frames(max_new_tokens)
+        trained_with = self.keypoints_info.get("extractor")
+        items = []  # (result, one part of its clip)
+        for result, (kp, error, seconds), from_keypoint_file in zip(results, outcomes, files):
+            result.error, result.seconds["extraction"] = error, seconds
+            if kp is None:
+                continue
+            warnings = []
+            made_with = keypoint_origin(kp.info)["extractor"]
+            if from_keypoint_file and trained_with and made_with and made_with != trained_with:
+                warnings.append(
+                    f"its keypoints were made with {made_with}, the model's training keypoints with {trained_with}; "
+                    "expect worse translations (extract the video with `slt preprocess` instead)"
+                )
+            parts = windows(kp.num_frames, max_frames)
+            if len(parts) > 1:
+                warnings.append(
+                    f"{kp.num_frames} frames, more than the {max_frames} the model reads at once: "
+                    f"translated in {len(parts)} consecutive parts, their sentences joined"
+                )
+            result.warning = "; ".join(warnings) or None
+            result.detected = kp.detection_rates()
+            features = torch.from_numpy(normalizer(kp))
+            items += [(result, {"features": features[a:b], "text": "", "gloss": "", "name": result.input}) for a, b in parts]
+            result.text, result.seconds["encoder"], result.seconds["generation"] = "", 0.0, 0.0
+        for first in range(0, len(items), config.eval.batch_size):
+            chunk = items[first : first + config.eval.batch_size]
+            batch = to_device(collate([item for _, item in chunk]), torch.device(self.device))
+            with torch.no_grad():
+                tick = time.perf_counter()
+                embeds, mask = self.model.embed(batch)
+                encoded = time.perf_counter()
+                sentences = self.model.lm.generate(
+                    embeds, mask, num_beams=beams or config.eval.num_beams, max_new_tokens=max_new_tokens,
+                    length_penalty=config.eval.length_penalty,
+                )
+                generated = time.perf_counter()
+            for (result, _), sentence in zip(chunk, sentences):
+                result.text = f"{result.text} {sentence}".strip()
+                # A batch's time is shared evenly among its clips' parts.
+                result.seconds["encoder"] += (encoded - tick) / len(chunk)
+                result.seconds["generation"] += (generated - encoded) / len(chunk)
+
+
+def input_name(item) -> str:
+    """How a `Translation` names its input: the path, or what kind of object it was."""
+    return str(item) if isinstance(item, (str, Path)) else type(item).__name__
+
+
+def from_file(item) -> bool:
+    """Whether `item` carries keypoints made elsewhere: a keypoint file, or `Keypoints` read from one."""
+    return isinstance(item, Keypoints) or isinstance(item, (str, Path)) and Path(item).suffix.lower() in KEYPOINT_SUFFIXES
+
+
 def translate(inputs: list[str | Path], run_dir: str | Path, num_beams: int | None = None) -> tuple[list[Translation], dict]:
-    """Translate every input with the run in `run_dir`; returns (one `Translation` per input, in order,
-    and the run-wide timings in seconds: `total`, and model loading and each stage summed over the
-    inputs; extraction runs alongside model loading, so the parts add up to more than the total)."""
+    """`slt translate`: every input with the run in `run_dir`, the clips read in a child process while this
+    one loads the model (see the module docstring). Returns (one `Translation` per input, in order, and the
+    run-wide timings in seconds: `total`, and model loading and each stage summed over the inputs;
+    extraction runs alongside model loading, so the parts add up to more than the total)."""
+    from slt.hub import run_folder
+
     start = time.perf_counter()
-    # `load_run` would say this too, but only after importing torch; this way, before the child starts.
+    run_dir = run_folder(run_dir)
+    # `load_model` would say this too, but only after importing torch; this way, before the child starts.
     if not (Path(run_dir) / "config.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
     results = [Translation(str(path)) for path in inputs]
     with clips_read_in_child([result.input for result in results]) as outcomes:
-        with collector_paused():
-            model, config = load_run(run_dir)
+        translator = Translator.from_pretrained(run_dir)
         loaded = time.perf_counter()
-        clips = []
-        for result, (kp, error, seconds) in zip(results, outcomes()):
-            result.error, result.seconds["extraction"] = error, seconds
-            clips.append(kp)
-
-    import torch
-
-    from slt.data.dataset import collate
-
-    timings = {
-        "load_model": loaded - start,  # the clips were read meanwhile
-        "extraction": sum(result.seconds["extraction"] for result in results),
-        "encoder": 0.0,
-        "generation": 0.0,
-    }
-    normalizer = Normalizer(config.data.normalize)
-    max_frames = model.max_frames(config.eval.max_new_tokens)
-    items = []  # (result, one part of its clip)
-    for result, kp in zip(results, clips):
-        if kp is None:
-            continue
-        parts = windows(kp.num_frames, max_frames)
-        if len(parts) > 1:
-            result.warning = (
-                f"{kp.num_frames} frames, more than the {max_frames} the model reads at once: "
-                f"translated in {len(parts)} consecutive parts, their sentences joined"
-            )
-        features = torch.from_numpy(normalizer(kp))
-        items += [(result, {"features": features[a:b], "text": "", "gloss": "", "name": result.input}) for a, b in parts]
-        result.text, result.seconds["encoder"], result.seconds["generation"] = "", 0.0, 0.0
-    beams = num_beams or config.eval.num_beams
-    for first in range(0, len(items), config.eval.batch_size):
-        chunk = items[first : first + config.eval.batch_size]
-        batch = collate([item for _, item in chunk])
-        with torch.no_grad():
-            tick = time.perf_counter()
-            embeds, mask = model.embed(batch)
-            encoded = time.perf_counter()
-            sentences = model.lm.generate(
-                embeds, mask, num_beams=beams, max_new_tokens=config.eval.max_new_tokens, length_penalty=config.eval.length_penalty
-            )
-            generated = time.perf_counter()
-        for (result, _), sentence in zip(chunk, sentences):
-            result.text = f"{result.text} {sentence}".strip()
-            # A batch's time is shared evenly among its clips' parts.
-            result.seconds["encoder"] += (encoded - tick) / len(chunk)
-            result.seconds["generation"] += (generated - encoded) / len(chunk)
-        timings["encoder"] += encoded - tick
-        timings["generation"] += generated - encoded
+        clips = outcomes()
+    translator._decode(results, clips, num_beams, None, [from_file(path) for path in inputs])
+    stage = lambda name: sum(result.seconds.get(name, 0.0) for result in results)  # noqa: E731
+    timings = {"load_model": loaded - start, "extraction": stage("extraction"), "encoder": stage("encoder"), "generation": stage("generation")}
     timings["total"] = time.perf_counter() - start
     return results, timings
 
@@ -228,16 +357,6 @@ def windows(frames: int, max_frames: int | None) -> list[tuple[int, int]]:
     count = 1 if max_frames is None else -(-frames // max_frames)
     bounds = [round(i * frames / count) for i in range(count + 1)]
     return list(zip(bounds, bounds[1:]))
-
-
-def load_run(run_dir: str | Path):
-    """(model, config) of a run that reads clips (torch and transformers are imported here)."""
-    from slt.run import load_model
-
-    model, config = load_model(run_dir)
-    if config.model.input != "keypoints":
-        raise ValueError(f"{run_dir} is a gloss-oracle run: it reads glosses, not clips")
-    return model, config
 
 
 def as_json(results: list[Translation], timings: dict) -> dict:

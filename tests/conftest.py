@@ -159,3 +159,15 @@ def made_llms(tiny_corpus, tmp_path_factory) -> dict[str, Path]:
     for arch in ("causal", "seq2seq"):
         make_llm(root / arch, sentences, MakeLLMConfig(arch=arch, **size), show_progress=False)
     return {"causal": root / "causal", "seq2seq": root / "seq2seq"}
+
+
+@pytest.fixture(scope="session")
+def stage2_run(tiny_corpus, stage1_run, made_llms, tmp_path_factory) -> Path:
+    """A stage-2 run (LoRA on the seq2seq `made_llms`) trained for one epoch from `stage1_run`."""
+    from slt import stage2
+    from slt.config import resolve
+
+    run = tmp_path_factory.mktemp("stage2") / "run"
+    overrides = {"stage2.init": str(stage1_run), "stage2.llm": str(made_llms["seq2seq"]), "optim.epochs": 1}
+    stage2.train(resolve(tiny_corpus / "tiny.yaml", overrides), run)
+    return run

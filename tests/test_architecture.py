@@ -10,13 +10,14 @@ SLT = Path(__file__).resolve().parents[1] / "slt"
 
 # The README's code map, bottom up: a group may import its own files and any group on a lower level.
 LEVELS = [
-    {"base": ("slt", "slt.files", "slt.choices", "slt.metrics")},
+    {"base": ("slt.files", "slt.choices", "slt.metrics")},
     {"keypoints": ("slt.keypoints",)},
     {"data": ("slt.data",), "preprocess": ("slt.preprocess",)},
     {"model": ("slt.model",), "synth": ("slt.synth",)},
     {"train/run": ("slt.config", "slt.train", "slt.run")},
     {"stages": ("slt.stage1", "slt.stage2")},
-    {"translate": ("slt.translate",)},
+    {"translate": ("slt.translate", "slt.hub")},
+    {"package": ("slt",)},  # slt/__init__.py: `from slt import Translator`, imported on first use
     {"cli": ("slt.cli",)},
 ]
 

@@ -9,25 +9,13 @@ import json
 import multiprocessing
 import os
 import signal
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import photo_frames, write_video
 from helpers import slt, slt_process
-from slt import stage2
-from slt.config import resolve
 from slt.translate import clips_read_in_child
-
-
-
-@pytest.fixture(scope="module")
-def stage2_run(tiny_corpus, stage1_run, made_llms, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("stage2") / "run"
-    overrides = {"stage2.init": str(stage1_run), "stage2.llm": str(made_llms["seq2seq"]), "optim.epochs": 1}
-    stage2.train(resolve(tiny_corpus / "tiny.yaml", overrides), run)
-    return run
 
 
 

@@ -37,6 +37,8 @@ from transformers import (
 )
 from transformers.utils import logging as transformers_logging
 
+from slt.files import copy_folder
+
 # Light-T sizes from the paper's Table 7: (layers per side, heads, d_model, feed-forward).
 LIGHT_T_PRESETS = {
     "tiny": (1, 4, 256, 1024),
@@ -47,6 +49,8 @@ LIGHT_T_PRESETS = {
 
 FINETUNE_MODES = ("lora", "full", "frozen")
 CONFIG_NAME = "visual_lm.json"
+BASE_FOLDER = "base"  # a local base model's copy inside a saved folder
+LOCAL_BASE = "./" + BASE_FOLDER  # how the saved config names that copy: relative to the folder
 
 
 class LLMUnavailableError(OSError):
@@ -165,7 +169,13 @@ class VisualLM(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.tokenizer.save_pretrained(directory)
-        (directory / CONFIG_NAME).write_text(json.dumps({"prompt": self.prompt, **self.source}, indent=2))
+        source = dict(self.source)
+        if source.get("finetune") in ("lora", "frozen") and Path(str(source.get("base"))).is_dir():
+            # A local base model travels with the folder, which then loads wherever it is moved or copied;
+            # a hub id stays an id.
+            copy_folder(Path(source["base"]), directory / BASE_FOLDER)
+            source["base"] = LOCAL_BASE
+        (directory / CONFIG_NAME).write_text(json.dumps({"prompt": self.prompt, **source}, indent=2))
         if self.source.get("finetune") != "frozen":
             self.model.save_pretrained(directory)
 
@@ -176,7 +186,9 @@ class VisualLM(nn.Module):
         prompt = source.pop("prompt", "")
         tokenizer = AutoTokenizer.from_pretrained(directory)
         finetune = source.get("finetune")
-        base = Path(str(source.get("base")))
+        if source.get("base") == LOCAL_BASE:
+            source["base"] = str(directory / BASE_FOLDER)
+        base = Path(str(source.get("base")))  # an absolute path in folders saved before bases were copied
         if finetune in ("lora", "frozen") and base.is_absolute() and not base.exists():  # not a hub id: a folder that went
             raise LLMUnavailableError(
                 f"the base LLM folder {base} that {directory / CONFIG_NAME} names no longer exists; "
@@ -292,7 +304,7 @@ def _load_hf(name: str, with_model: bool = True):
             raise LLMUnavailableError(f"{name} has no config.json: it is not a saved Hugging Face model folder")
         location, offline = str(local), True
     else:
-        location, offline = name, _hub_unreachable(name)
+        location, offline = name, hub_unreachable()
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=offline)
         model = None
@@ -312,7 +324,7 @@ def _load_hf(name: str, with_model: bool = True):
     return model, tokenizer
 
 
-def _hub_unreachable(name: str, timeout: float = 3.0) -> bool:
+def hub_unreachable(timeout: float = 3.0) -> bool:
     """True when downloads are off or the Hub does not answer: then only the local cache is used.
 
     Without this check, huggingface_hub retries an unreachable Hub for minutes before failing.
