@@ -3,9 +3,9 @@
 Every model trains on the same batches (the realistic style of `slt synth`, PHOENIX-2014T-like lengths of
 about 100 frames, batch 16) with Light-T tiny behind it, so the encoder is all that differs:
 
-- `ST-GCN, stride 1`: `configs/stage1_cpu.yaml`'s encoder (graph blocks at every frame);
-- `ST-GCN, stride 2` and `stride 4`: the same with two or four frames folded into one before the graph blocks
-  (`encoder.stride`);
+- `ST-GCN, stride 1`: `configs/stage1_cpu.yaml`'s encoder with its graph blocks at every frame;
+- `ST-GCN, stride 2` and `stride 4` (the config's): the same with two or four frames folded into one before
+  the graph blocks (`encoder.stride`);
 - `plain baseline`: a linear map of each frame's joints and two stride-2 convolutions in time
   (`PlainEncoder`): about the least a translator can read keypoints with.
 
