@@ -1,0 +1,168 @@
+"""`slt serve`: the HTTP API through FastAPI's test client on the tiny trained runs and the real signing
+clip (sentences, keypoints on request, every kind of bad upload answered with one line while the service
+stays up, no upload left behind), and the command itself as a process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import socket
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import httpx2
+import pytest
+from fastapi.testclient import TestClient
+
+from helpers import slt_process
+from slt.serve import make_app
+from slt.translate import Translator
+from test_translator import clips_of, hypotheses
+
+
+@pytest.fixture(scope="module")
+def served(stage2_run):
+    """(the test client of an app around the stage-2 run, the run, its translator); uploads over 1 MB or
+    30 s are refused."""
+    translator = Translator.from_pretrained(stage2_run)
+    with TestClient(make_app(translator, max_upload_mb=1, max_seconds=30)) as client:
+        yield client, stage2_run, translator
+
+
+def post(client, path: Path | str, content: bytes | None = None, query: str = ""):
+    content = Path(path).read_bytes() if content is None else content
+    return client.post(f"/translate{query}", files={"file": (Path(path).name, content)})
+
+
+def assert_up_and_clean(client):
+    """The service still answers, and no upload is left in its temp folder."""
+    assert client.get("/health").json()["status"] == "ok"
+    assert list(client.app.state.uploads.iterdir()) == []
+
+
+def test_health_page_and_docs(served):
+    client, run, _ = served
+    assert client.get("/health").json() == {"status": "ok", "model": str(run), "max_upload_mb": 1, "max_seconds": 30}
+    page = client.get("/")
+    assert page.status_code == 200 and "<canvas" in page.text and "http" not in page.text.split("<body>")[1]
+    assert "/translate" in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_keypoint_file_gives_the_runs_sentence_and_keypoints_on_request(served, tiny_corpus):
+    client, run, _ = served
+    clip = clips_of(tiny_corpus)[0]
+    answer = post(client, clip)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["text"] == hypotheses(run)[clip.stem] and body["input"] == clip.name
+    assert set(body["seconds"]) == {"extraction", "encoder", "generation"} and 0 < body["detected"]["pose"] <= 1
+    assert "keypoints" not in body and "error" not in body
+    drawn = post(client, clip, query="?keypoints=true").json()["keypoints"]
+    from slt.keypoints.io import read_parquet
+
+    kp = read_parquet(clip)
+    assert len(drawn["points"]) == kp.num_frames and len(drawn["points"][0]) == 75 and len(drawn["points"][0][0]) == 2
+    assert drawn["fps"] == kp.fps and drawn["parts"]["right_hand"]["first"] == 54 and [0, 1] in drawn["parts"]["pose"]["bones"]
+    assert_up_and_clean(client)
+
+
+def test_bad_uploads_get_one_line_and_the_service_stays_up(served, tiny_corpus, monkeypatch):
+    client, run, translator = served
+    clip = clips_of(tiny_corpus)[0]
+    cases = [
+        (post(client, "notes.txt", b"not a video\n"), 415, "not a video, keypoint file"),
+        (post(client, "big.mp4", b"\0" * (1024 * 1024 + 1)), 413, "larger than the limit of 1 MB"),
+        (post(client, "empty.mp4", b""), 422, "empty"),
+        (post(client, "corrupt.mp4", b"\1" * 5000), 422, "cannot be opened as a video"),
+        (post(client, "corrupt.parquet", b"PAR1 nonsense"), 422, "unreadable keypoint file"),
+        (post(client, "frames.zip", b"not a zip"), 422, "not a readable zip file"),
+        (client.post("/translate", content=clip.read_bytes()), 415, "multipart/form-data"),
+        (client.post("/translate", files=[("file", ("a.parquet", b"1")), ("file", ("b.parquet", b"2"))]), 400, "exactly one file"),
+        (post(client, clip, query="?keypoints=maybe"), 422, "keypoints"),
+    ]
+    for answer, status, words in cases:
+        assert answer.status_code == status, answer.text
+        assert list(answer.json()) == ["error"] and words in answer.json()["error"] and "\n" not in answer.json()["error"]
+    assert_up_and_clean(client)
+
+    # Too long, under a stricter limit: the clip is refused before it is translated.
+    with TestClient(make_app(translator, max_seconds=0.1)) as strict:
+        answer = post(strict, clip)
+        assert answer.status_code == 422 and "more than the limit of 0.1 s" in answer.json()["error"]
+
+    # A bug inside: a 500 with one line, and the next request is served.
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(translator.model, "embed", boom)
+    answer = post(client, clip)
+    assert answer.status_code == 500 and answer.json() == {"error": "internal error: RuntimeError: boom"}
+    monkeypatch.undo()
+    assert post(client, clip).json()["text"] == hypotheses(run)[clip.stem]
+    assert_up_and_clean(client)
+
+
+@pytest.mark.slow
+def test_the_real_signing_clip_as_video_and_as_zipped_frames(served, signing_clip, media):
+    client, _, _ = served
+    answer = post(client, signing_clip, query="?keypoints=true")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    # The tiny run's sentence for a real clip may be empty: what is checked is that it was decoded.
+    assert isinstance(body["text"], str) and body["detected"]["pose"] > 0.9 and body["seconds"]["extraction"] > 0
+    frames = body["keypoints"]["points"]
+    assert 50 <= len(frames) <= 60 and body["keypoints"]["width"] == 540
+    nose = frames[len(frames) // 2][0]  # mid-clip: inside the picture
+    assert nose[0] is not None and 0 < nose[0] < 1 and 0 < nose[1] < 1
+
+    zipped = io.BytesIO()
+    capture = cv2.VideoCapture(str(signing_clip))
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for i in range(8):  # under the 1-MB limit
+            ok, frame = capture.read()
+            archive.writestr(f"clip/frame{i}.jpg", cv2.imencode(".jpg", frame)[1].tobytes())
+    capture.release()
+    answer = post(client, "frames.zip", zipped.getvalue())
+    assert answer.status_code == 200 and answer.json()["detected"]["pose"] > 0.9 and answer.json()["seconds"]["generation"] > 0
+
+    answer = post(client, media / "bad" / "nobody.mp4")
+    assert answer.status_code == 422 and answer.json() == {"error": "no person detected in any frame"}
+    assert_up_and_clean(client)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_slt_serve_answers_requests_from_two_threads_then_stops(stage1_run, tiny_corpus):
+    port, clip = free_port(), clips_of(tiny_corpus)[0]
+    server = slt_process("serve", "--model", stage1_run, "--port", port, wait=False)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stderr.read()
+            assert time.monotonic() < deadline, "slt serve did not answer /health within 120 s"
+            try:
+                if httpx2.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.5)
+
+        def translate(_):
+            return httpx2.post(f"{url}/translate", files={"file": (clip.name, clip.read_bytes())}, timeout=60)
+
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(translate, range(8)))
+        assert [a.status_code for a in answers] == [200] * 8
+        assert {a.json()["text"] for a in answers} == {hypotheses(stage1_run)[clip.stem]}
+        assert httpx2.get(f"{url}/health", timeout=5).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "Traceback" not in server.stderr.read()
