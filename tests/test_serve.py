@@ -16,7 +16,7 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import slt_process
+from helpers import slt, slt_process
 from slt.serve import make_app
 from slt.translate import Translator
 from test_translator import clips_of, hypotheses
@@ -91,6 +91,7 @@ def test_bad_uploads_get_one_line_and_the_service_stays_up(served, tiny_corpus, 
     with TestClient(make_app(translator, max_seconds=0.1)) as strict:
         answer = post(strict, clip)
         assert answer.status_code == 422 and "more than the limit of 0.1 s" in answer.json()["error"]
+    assert not strict.app.state.uploads.exists()  # its temp folder goes when the app stops
 
     # A bug inside: a 500 with one line, and the next request is served.
     def boom(*args, **kwargs):
@@ -130,6 +131,16 @@ def test_the_real_signing_clip_as_video_and_as_zipped_frames(served, signing_cli
     answer = post(client, media / "bad" / "nobody.mp4")
     assert answer.status_code == 422 and answer.json() == {"error": "no person detected in any frame"}
     assert_up_and_clean(client)
+
+
+def test_command_errors_are_one_line(tmp_path, stage1_run):
+    for args, words in [
+        (["--model", tmp_path], "cannot use the model"),
+        (["--model", stage1_run, "--port", 70000], "--port must be 0-65535"),
+        (["--model", stage1_run, "--max-upload-mb", 0], "must be positive"),
+    ]:
+        result = slt("serve", *args)
+        assert result.exit_code == 1 and words in result.output and "Traceback" not in result.output
 
 
 def free_port() -> int:
