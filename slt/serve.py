@@ -133,9 +133,9 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int) -> tupl
         raise too_large
     files = []
     config = {"UPLOAD_DIR": str(folder), "MAX_MEMORY_FILE_SIZE": 0, "UPLOAD_DELETE_TMP": False}
-    parser = create_form_parser(request.headers, None, files.append, config)
     received = 0
     try:
+        parser = create_form_parser(request.headers, None, files.append, config)
         async for chunk in request.stream():
             received += len(chunk)
             if received > max_bytes:
@@ -191,6 +191,8 @@ def unzip_frames(path: Path) -> Path:
     try:
         with zipfile.ZipFile(path) as archive:
             images = [i for i in archive.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in IMAGE_EXTENSIONS]
+            if not images:
+                raise BadInput(422, f"the zip holds no {'/'.join(IMAGE_EXTENSIONS)} frame images")
             if sum(i.file_size for i in images) > path.stat().st_size * 2 + 2**20:
                 raise BadInput(413, "the zip unpacks to more than twice its size: zip frame images (.png, .jpg), nothing else")
             for image in images:

@@ -36,6 +36,14 @@ def post(client, path: Path | str, content: bytes | None = None, query: str = ""
     return client.post(f"/translate{query}", files={"file": (Path(path).name, content)})
 
 
+def zip_of(files: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
 def assert_up_and_clean(client):
     """The service still answers, and no upload is left in its temp folder."""
     assert client.get("/health").json()["status"] == "ok"
@@ -78,6 +86,9 @@ def test_bad_uploads_get_one_line_and_the_service_stays_up(served, tiny_corpus, 
         (post(client, "corrupt.mp4", b"\1" * 5000), 422, "cannot be opened as a video"),
         (post(client, "corrupt.parquet", b"PAR1 nonsense"), 422, "unreadable keypoint file"),
         (post(client, "frames.zip", b"not a zip"), 422, "not a readable zip file"),
+        (post(client, "frames.zip", zip_of({"../notes.txt": b"text"})), 422, "the zip holds no .png/.jpg/.jpeg frame images"),
+        (post(client, "frames.zip", zip_of({"a.png": b"\0" * 2_000_000}, zipfile.ZIP_DEFLATED)), 413, "more than twice its size"),
+        (client.post("/translate", headers={"content-type": "multipart/form-data"}, content=b"x"), 400, "malformed multipart"),
         (client.post("/translate", content=clip.read_bytes()), 415, "multipart/form-data"),
         (client.post("/translate", files=[("file", ("a.parquet", b"1")), ("file", ("b.parquet", b"2"))]), 400, "exactly one file"),
         (post(client, clip, query="?keypoints=maybe"), 422, "keypoints"),
