@@ -221,7 +221,8 @@ class Browser:
             except httpx2.TransportError:
                 assert time.monotonic() < deadline, "chromedriver did not start within 30 s"
                 time.sleep(0.2)
-        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1000,1200"]
+        fake_camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # a test pattern, allowed
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1000,1200", *fake_camera]
         options = {"binary": shutil.which("chromium"), "args": args}
         self.url += "/" + self.call("POST", "", {"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}})["sessionId"]
 
@@ -281,5 +282,13 @@ def test_the_page_translates_the_real_clip_draws_its_skeleton_and_shows_errors(s
             browser.call("POST", f"/element/{browser.element('#send')}/click", {})
             error = browser.wait_for("return document.getElementById('error').textContent")
             assert error.startswith("not a video, keypoint file") and browser.run("return document.getElementById('sentence').textContent") == ""
+
+            # Recording from the (fake) camera: the recording is uploaded and read; nobody is in its picture.
+            browser.call("POST", f"/element/{browser.element('#record')}/click", {})
+            browser.wait_for("return document.getElementById('record').textContent.startsWith('Stop')", 10)
+            time.sleep(2)
+            browser.call("POST", f"/element/{browser.element('#record')}/click", {})
+            error = browser.wait_for("return document.getElementById('error').textContent")
+            assert error == "no person detected in any frame"
     finally:
         browser.close()
