@@ -37,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from slt.keypoints.frames import IMAGE_EXTENSIONS, ClipSource, FrameReader, frame_images, is_video
 from slt.keypoints.io import Keypoints
 from slt.keypoints.schema import PART_SPECS, part_slices
-from slt.translate import KEYPOINT_SUFFIXES, ClipReader, Translator
+from slt.translate import KEYPOINT_SUFFIXES, ClipReader, Translation, Translator
 
 log = logging.getLogger("slt.serve")
 
@@ -156,7 +156,7 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int) -> tupl
     return name, path
 
 
-def translate_upload(translator: Translator, path: Path, max_seconds: float):
+def translate_upload(translator: Translator, path: Path, max_seconds: float) -> Translation:
     """The `Translation` of an uploaded file, after checking what it is and that it is short enough."""
     tick = time.perf_counter()
     try:
