@@ -514,6 +514,37 @@ def push(
     typer.echo(f"uploaded {run} to {url}")
 
 
+@app.command()
+def serve(
+    model: Path = typer.Option(..., help="A run folder of either stage, or a hub id that `slt push` uploaded."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 opens it to the network."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    max_upload_mb: float = typer.Option(100.0, help="Refuse uploads larger than this (HTTP 413)."),
+    max_seconds: float = typer.Option(60.0, help="Refuse clips longer than this, in seconds (HTTP 422)."),
+):
+    """Serve a web page and an HTTP API that translate uploaded clips, with the model loaded once.
+
+    The page is at /, the API at POST /translate (see /docs) and GET /health. Ctrl-C stops it.
+
+    Example: slt serve --model runs/s2 --port 8000
+    """
+    import uvicorn
+
+    from slt.serve import make_app
+    from slt.translate import Translator
+
+    if not 0 <= port <= 65535:
+        raise fail(f"--port must be 0-65535, got {port}")
+    if max_upload_mb <= 0 or max_seconds <= 0:
+        raise fail("--max-upload-mb and --max-seconds must be positive")
+    try:
+        translator = Translator.from_pretrained(model)
+    except (OSError, ValueError) as e:  # slt.model.llm.LLMUnavailableError is an OSError
+        raise fail(f"cannot use the model {model}: {e}")
+    typer.echo(f"translating with {model} at http://{host}:{port}/ (API docs at /docs); Ctrl-C stops", err=True)
+    uvicorn.run(make_app(translator, max_upload_mb, max_seconds), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     """Console entry point: a usage mistake (unknown option, bad value) gets one line, not Click's usage box,
     and so does any other failure: the traceback is for `--debug` (anywhere on the line) or SLT_DEBUG=1."""

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,12 @@ class Translation:
     warning: str | None = None  # translated, but with a caveat (a clip too long to read at once, another extractor)
     seconds: dict[str, float] = field(default_factory=dict)  # extraction / reading, encoder, generation
     detected: dict[str, float] = field(default_factory=dict)  # fraction of frames in which each part was found
+    keypoints: Keypoints | None = field(default=None, repr=False)  # what the model read, e.g. to draw the skeleton
+
+    def as_dict(self) -> dict:
+        """The JSON-ready result: every field but `keypoints`, the seconds rounded."""
+        result = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "keypoints"}
+        return {**result, "seconds": {k: round(v, 4) for k, v in self.seconds.items()}}
 
 
 class ClipReader:
@@ -293,7 +299,7 @@ class Translator:
                     f"translated in {len(parts)} consecutive parts, their sentences joined"
                 )
             result.warning = "; ".join(warnings) or None
-            result.detected = kp.detection_rates()
+            result.detected, result.keypoints = kp.detection_rates(), kp
             features = torch.from_numpy(normalizer(kp))
             items += [(result, {"features": features[a:b], "text": "", "gloss": "", "name": result.input}) for a, b in parts]
             result.text, result.seconds["encoder"], result.seconds["generation"] = "", 0.0, 0.0
@@ -361,8 +367,4 @@ def windows(frames: int, max_frames: int | None) -> list[tuple[int, int]]:
 
 def as_json(results: list[Translation], timings: dict) -> dict:
     """The `--json` document: every input's result and the run-wide timings, in seconds."""
-    rounded = lambda seconds: {k: round(v, 4) for k, v in seconds.items()}  # noqa: E731
-    return {
-        "translations": [{**asdict(r), "seconds": rounded(r.seconds)} for r in results],
-        "seconds": rounded(timings),
-    }
+    return {"translations": [r.as_dict() for r in results], "seconds": {k: round(v, 4) for k, v in timings.items()}}
