@@ -76,6 +76,17 @@ def push(run_dir: Path, repo: str, private: bool = False, datasets: list[str] | 
     return str(url)
 
 
+def trained(training: dict) -> str:
+    """A sentence on the run's training time, hardware and size from its `training.json`."""
+    if not training:
+        return "Training time and hardware are not recorded in the run."
+    return (
+        f"Trained on {training['train_clips']:,} clips (dev: {training['dev_clips']:,}) for {training['epochs']} epochs "
+        f"({training['steps']:,} steps) in {training['seconds'] / 60:.1f} minutes on {training['hardware']}, "
+        f"{training['processes']} process(es), torch {training['torch']}."
+    )
+
+
 def model_card(run_dir: Path, repo: str, datasets: list[str] | None = None) -> str:
     """The Hub model card of a run: metadata, test scores with their sacrebleu signature, split sizes, the
     keypoints it reads, both stages' configs, how to use it, its limits, and the FLa-LLM citation."""
@@ -86,6 +97,7 @@ def model_card(run_dir: Path, repo: str, datasets: list[str] | None = None) -> s
     config = load_config(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
     keypoints = read_keypoints_info(run_dir)
+    training = json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").is_file() else {}
     data = ModelCardData(library_name="slt", tags=TAGS, datasets=datasets or None, metrics=["bleu", "rouge", "chrf"])
     if config.stage == 1:
         model = f"stage 1 of FLa-LLM: a keypoint encoder (ST-GCN) and Light-T `{config.model.preset}`"
@@ -131,7 +143,7 @@ Annotations: {", ".join(f"`{Path(a).name}`" for a in config.data.annotations or 
 `{config.data.train_split}` / `{config.data.dev_split}` / `{config.data.test_split}`. Keypoints made with
 {keypoints.get("extractor") or "an unrecorded extractor"} {keypoints.get("extractor_version") or ""} (model complexity
 {keypoints.get("model_complexity") or "not recorded"}), at {keypoints.get("fps") or "unrecorded"} fps; normalization:
-`{json.dumps(keypoints.get("normalize") or {})}`. Training time and hardware are not recorded in the run.
+`{json.dumps(keypoints.get("normalize") or {})}`. {trained(training)}
 
 ## Intended use and limitations
 

@@ -18,7 +18,7 @@ A stage-2 folder stands alone:
                                 (or the whole model for full fine-tuning and `merge`); a base model
                                 given as a local folder is copied into llm/base/, so the run moves whole
 
-Both also hold what training writes (`slt.train`): metrics.json, hypotheses, log.jsonl, resume/.
+Both also hold what training writes (`slt.train`): metrics.json, hypotheses, log.jsonl, training.json, resume/.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ import csv
 import io
 import json
 import math
+import os
+import platform
 import random
 import shutil
 import time
@@ -68,6 +70,7 @@ class TrainState:
     stale: int = 0  # evaluations since the best one
     stopped: bool = False  # early stopping fired
     history: list[dict] = field(default_factory=list)  # one entry per epoch: loss, lr, dev scores
+    seconds: float = 0.0  # wall time spent training, over every call that resumed the run
 
 
 def make_accelerator(mixed_precision: bool = True, report_to: Sequence[str] = (), run_dir: Path | None = None) -> Accelerator:
@@ -380,6 +383,24 @@ def sample_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_training(run_dir: Path, state: TrainState, accelerator: Accelerator, train_clips: int, dev_clips: int) -> None:
+    """`training.json`: how long the run trained, on what and on how much, for its model card. Kept out of
+    `metrics.json`, which an exactly resumed run reproduces to the byte."""
+    device = accelerator.device
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+    record = {
+        "seconds": round(state.seconds, 1),
+        "epochs": state.epoch,
+        "steps": state.step,
+        "train_clips": train_clips,
+        "dev_clips": dev_clips,
+        "processes": accelerator.num_processes,
+        "hardware": hardware,
+        "torch": torch.__version__,
+    }
+    atomic_write(run_dir / "training.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2) + "\n"))
+
+
 # --- the loop ---------------------------------------------------------------------------------------
 
 
@@ -435,6 +456,7 @@ def fit(
     )
     task = progress.add_task("train", total=steps_per_epoch, epoch=state.epoch + 1, info="")
     started, clips_seen, signature_shown = time.perf_counter(), 0, False
+    seconds_before = state.seconds
     with progress:
         while state.epoch < optim.epochs and not state.stopped:
             train_loader.batch_sampler.epoch = state.epoch  # data order and augmentation follow (seed, epoch)
@@ -502,6 +524,7 @@ def fit(
             state.history.append(entry)
             if "dev" in entry:
                 log.plot(state.history)
+            state.seconds = seconds_before + time.perf_counter() - started
             save_resume(run_dir, model, optimizer, scheduler, state, accelerator)
 
     if main:
@@ -517,6 +540,7 @@ def fit(
         ):
             table.add_row(key, str(value))
         console.print(table)
+        write_training(run_dir, state, accelerator, len(train_loader.dataset), len(dev_loader.dataset))
     for tracker in accelerator.trackers:  # not `end_training`, which would end DDP before the test split is scored
         tracker.finish()
     accelerator.wait_for_everyone()

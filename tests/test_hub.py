@@ -34,6 +34,9 @@ def test_the_model_card_parses_and_says_what_the_run_is(stage2_run, tmp_path):
     assert "@inproceedings{chen2024factorized" in card.text and "synthetic signing" in card.text
     assert "Its stage-1 run" in card.text  # both stages' configs
     assert str(tmp_path.parent.parent) not in card.text  # no path of this machine
+    training = json.loads((stage2_run / "training.json").read_text())
+    assert training["epochs"] >= 1 and training["seconds"] > 0 and training["hardware"].startswith("CPU")
+    assert f"Trained on {training['train_clips']:,} clips" in card.text and "minutes on CPU" in card.text
 
 
 def hub_cache(home: Path, repo: str, run: Path) -> None:

@@ -72,6 +72,9 @@ def test_resume_after_kill_gives_the_same_run(tiny_corpus, tmp_path):
     assert [step for step, _ in logged] == list(range(1, len(losses(killed)) + 1))
     assert [loss for _, loss in logged] == pytest.approx(losses(killed), abs=1e-4)
     assert json.loads((killed / "metrics.json").read_text()) == json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    # training.json counts the steps once and the time of both calls (the killed one's, up to its last saved epoch)
+    trained, straight = (json.loads((run / "training.json").read_text()) for run in (killed, tmp_path / "straight"))
+    assert (trained["steps"], trained["epochs"]) == (straight["steps"], straight["epochs"]) and trained["seconds"] > 0
     weights, expected = load_file(killed / "model.safetensors"), load_file(tmp_path / "straight" / "model.safetensors")
     assert all(torch.equal(weights[k], expected[k]) for k in expected)
 
