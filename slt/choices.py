@@ -18,3 +18,4 @@ Finetune = Literal["lora", "full", "frozen"]  # stage 2's LLM
 Arch = Literal["causal", "seq2seq"]  # `slt make-llm`: `slt.model.make_llm.ARCHITECTURES`
 Style = Literal["clean", "realistic"]  # `slt synth`: `slt.synth.STYLES`
 Tracker = Literal["tensorboard", "wandb", "mlflow", "trackio"]  # `slt train --report-to`: Accelerate's trackers
+By = Literal["signer"]  # `slt evaluate --by`: what to score separately

@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand
 
-from slt.choices import AdapterInput, Arch, Finetune, Freeze, Input, Optimizer, Preset, Style
+from slt.choices import AdapterInput, Arch, By, Finetune, Freeze, Input, Optimizer, Preset, Style
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -306,6 +306,7 @@ def evaluate(
     data: Path = typer.Option(None, help="Keypoint folder for --annotations (default: the run's)."),
     beams: int = typer.Option(None, help="Beam size (unset: the run's eval.num_beams)."),
     json_output: bool = typer.Option(False, "--json", help="Also print the scores as JSON on stdout, for scripts."),
+    by: By = typer.Option(None, help="Also score each signer: BLEU-1..4, ROUGE-L, chrF, clips, the macro average and the worst."),
 ):
     """Decode a split with a trained run and score it (BLEU-1..4, ROUGE-L, chrF); writes hypotheses and scores.
 
@@ -319,7 +320,7 @@ def evaluate(
         from slt.translate import Translator
 
         translator = Translator.from_pretrained(run)
-        name, scores = translator.evaluate(split, [str(a) for a in annotations or []], str(data) if data else None, beams)
+        name, scores = translator.evaluate(split, [str(a) for a in annotations or []], str(data) if data else None, beams, by == "signer")
     except (OSError, ValueError) as e:
         raise fail(str(e))
     if json_output:

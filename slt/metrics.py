@@ -94,3 +94,20 @@ def score(hypotheses: list[str], references: list[str], tokenize: str = "auto") 
         chrf=round(chrf_score, 2),
         signature=f"BLEU {bleu.get_signature()} chrF {chrf.get_signature()}",
     )
+
+
+def score_groups(rows: list[dict], group_of: dict[str, str], tokenize: str = "auto") -> dict:
+    """Scores of decoded `rows` (name, reference, hypothesis) per group, `group_of` mapping a clip's name
+    to its group (its signer): each group's scores and clip count, their macro average, and the worst
+    group by BLEU-4. A corpus score can hide a signer the model fails; the worst group shows it."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(group_of[row["name"]], []).append(row)
+    scored = {}
+    for group, members in sorted(groups.items()):
+        scores = score([r["hypothesis"] for r in members], [r["reference"] for r in members], tokenize).as_dict()
+        del scores["signature"]  # the split's, the same for every group
+        scored[group] = {**scores, "clips": len(members)}
+    keys = [f.name for f in fields(Scores) if f.name != "signature"]
+    macro = {key: round(sum(g[key] for g in scored.values()) / len(scored), 2) for key in keys}
+    return {"groups": scored, "macro": macro, "worst": min(scored, key=lambda g: scored[g]["bleu4"])}

@@ -40,7 +40,7 @@ from slt.data.dataset import KeypointDataset, make_loader
 from slt.data.normalize import Normalizer
 from slt.files import atomic_write, check_output_folder, write_into
 from slt.keypoints.schema import METADATA_KEY
-from slt.metrics import Scores
+from slt.metrics import Scores, score_groups
 from slt.model.encoder import GlossEncoder, KeypointEncoder
 from slt.model.llm import VisualLM, light_t
 from slt.model.translator import LightTEncoderStates, SignTranslator, Stage2Translator, frozen_parts, load_weights, mlp_adapter
@@ -250,6 +250,14 @@ def prepare_run(
     if config.optim.batch_size % config.optim.accumulation:
         raise ValueError(f"batch size {config.optim.batch_size} is not a multiple of accumulation {config.optim.accumulation}")
     return samples, train_samples, dev_samples
+def signer_scores(rows: list[dict], samples: list[Sample], tokenize: str) -> dict:
+    """`{"by_signer": ...}` (`slt.metrics.score_groups`) when the annotations name the clips' signers, else
+    nothing: a model must hold for every signer, and the corpus score alone does not say whether it does."""
+    if not any(s.signer for s in samples):
+        return {}
+    return {"by_signer": score_groups(rows, {s.name: s.signer or "(unnamed)" for s in samples}, tokenize)}
+
+
 def score_best(best: nn.Module, samples: list[Sample], config: RunConfig, run_dir: Path, accelerator) -> dict:
     """Score the best checkpoint on test (when the split exists), print every split's scores, return them."""
     test_samples = split(samples, config.data.test_split)
@@ -258,7 +266,7 @@ def score_best(best: nn.Module, samples: list[Sample], config: RunConfig, run_di
         loader = make_loader(dataset(config, test_samples, train=False), config.eval.batch_size, shuffle=False, max_frames=max_frames)
         scores, rows = evaluate(best.to(accelerator.device), loader, accelerator, config.eval)
         if accelerator.is_main_process:
-            write_results(run_dir, config.data.test_split, scores, rows)
+            write_results(run_dir, config.data.test_split, scores, rows, signer_scores(rows, test_samples, config.eval.tokenize))
     accelerator.wait_for_everyone()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     if accelerator.is_main_process:
@@ -274,9 +282,11 @@ def evaluate_run(
     data: str | None = None,
     num_beams: int | None = None,
     loaded: tuple[SignTranslator, RunConfig] | None = None,
+    by_signer: bool = False,
 ) -> tuple[str, Scores]:
     """Decode and score a split of the run's data, or the clips of other annotation files (all of them,
-    or those of `split_name`); writes `metrics.json[name]` and `{name}.hypotheses.tsv` in the run folder.
+    or those of `split_name`); writes `metrics.json[name]` (with scores per signer when the annotations
+    name signers; `by_signer` prints them too) and `{name}.hypotheses.tsv` in the run folder.
     Returns (name, scores); the name is the split, or the first annotation file's stem. `loaded`: the run's
     (model, config) when already loaded (`slt.translate.Translator`); the config is not changed.
     """
@@ -297,12 +307,20 @@ def evaluate_run(
         samples = split(samples, name)
     if not samples:
         raise ValueError(f"no {name!r} clips in {', '.join(config.data.annotations)}")
+    if by_signer and not any(s.signer for s in samples):
+        raise ValueError(f"the {name!r} clips of {', '.join(config.data.annotations)} name no signers (a `signer` column): nothing to score by signer")
     accelerator = make_accelerator(config.optim.mixed_precision)
     max_frames = model.max_frames(config.eval.max_new_tokens)
     loader = make_loader(dataset(config, samples, train=False), config.eval.batch_size, shuffle=False, max_frames=max_frames)
     scores, rows = evaluate(model.to(accelerator.device), loader, accelerator, config.eval)
     if accelerator.is_main_process:
-        write_results(run_dir, name, scores, rows)
+        by = signer_scores(rows, samples, config.eval.tokenize)
+        write_results(run_dir, name, scores, rows, by)
         console.print(f"sacrebleu: {scores.signature}")
         console.print(scores_table(f"{run_dir}: {len(rows)} {name} clips", {name: scores}))
+        if by_signer:
+            groups = by["by_signer"]
+            table = {f"{signer} ({g['clips']})": g for signer, g in groups["groups"].items()} | {"macro average": groups["macro"]}
+            table = {label: Scores.from_dict({**values, "signature": scores.signature}) for label, values in table.items()}
+            console.print(scores_table(f"{name} by signer; worst: {groups['worst']}", table, "signer (clips)"))
     return name, scores

@@ -242,9 +242,9 @@ def write_results(run_dir: Path, split: str, scores: Scores, rows: list[dict], e
     atomic_write(run_dir / f"{split}.hypotheses.tsv", lambda tmp: Path(tmp).write_text(text.getvalue()))
 
 
-def scores_table(title: str, results: dict[str, Scores]) -> Table:
+def scores_table(title: str, results: dict[str, Scores], label: str = "split") -> Table:
     table = Table(title=title)
-    table.add_column("split")
+    table.add_column(label)
     for name in ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "chrF"):
         table.add_column(name, justify="right")
     for split, s in results.items():

@@ -237,13 +237,20 @@ class Translator:
             raise ValueError(f"{results[0].input}: {results[0].error}")
         return results[0] if single else results
 
-    def evaluate(self, split: str | None = None, annotations: list[str] | None = None, data: str | None = None, beams: int | None = None):
+    def evaluate(
+        self,
+        split: str | None = None,
+        annotations: list[str] | None = None,
+        data: str | None = None,
+        beams: int | None = None,
+        by_signer: bool = False,
+    ):
         """Decode and score a split of the run's data, or other annotation tables: `slt.run.evaluate_run`
         with this model; returns (name, `Scores`)."""
         from slt.run import evaluate_run
 
         with self._lock:
-            return evaluate_run(self.run_dir, split, annotations, data, beams, loaded=(self.model, self.config))
+            return evaluate_run(self.run_dir, split, annotations, data, beams, loaded=(self.model, self.config), by_signer=by_signer)
 
     def close(self) -> None:
         """Close the MediaPipe graphs now rather than when the translator is collected."""

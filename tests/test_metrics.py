@@ -3,7 +3,7 @@
 import pytest
 from sacrebleu.metrics import BLEU
 
-from slt.metrics import Scores, detect_tokenize, lcs_length, rouge_l, score
+from slt.metrics import Scores, detect_tokenize, lcs_length, rouge_l, score, score_groups
 
 
 def test_bleu_n_is_sacrebleu_with_max_order_n():
@@ -49,3 +49,17 @@ def test_bad_input_and_round_trip():
         score(["a"], ["a"], tokenize="xx")
     s = score(["a b c d"], ["a b c e"])
     assert Scores.from_dict({**s.as_dict(), "clips": 1}) == s
+
+
+def test_scores_per_signer_macro_average_and_worst():
+    rows = [
+        {"name": "a1", "reference": "the cat sat on the mat", "hypothesis": "the cat sat on the mat"},
+        {"name": "a2", "reference": "he reads a long letter today", "hypothesis": "he reads a long letter today"},
+        {"name": "b1", "reference": "the dog ran to the park", "hypothesis": "the dog ran to a house"},
+        {"name": "b2", "reference": "she writes ten letters soon", "hypothesis": "she will read a book"},
+    ]
+    by = score_groups(rows, {"a1": "A", "a2": "A", "b1": "B", "b2": "B"})
+    expected_b = score([r["hypothesis"] for r in rows[2:]], [r["reference"] for r in rows[2:]])
+    assert by["groups"]["A"]["bleu4"] == 100 and by["groups"]["A"]["clips"] == 2
+    assert by["groups"]["B"]["bleu4"] == expected_b.bleu4 < 50 and by["groups"]["B"]["chrf"] == expected_b.chrf
+    assert by["macro"]["bleu4"] == round((100 + expected_b.bleu4) / 2, 2) and by["worst"] == "B"

@@ -19,6 +19,7 @@ import pytest
 from helpers import slt
 from slt import Translator
 from slt.keypoints.io import read_parquet, write_parquet
+from slt.metrics import score
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -128,6 +129,29 @@ def test_evaluate_json_prints_the_scores_on_stdout(stage1_run):
     metrics = json.loads((stage1_run / "metrics.json").read_text())["test"]
     assert scores == {"split": "test", **metrics} and scores["clips"] == 4 and "BLEU" in scores["signature"]
     assert "sacrebleu" in result.stderr  # the table as before
+
+
+def test_evaluate_by_signer_scores_each_signer(stage1_run, tiny_corpus, tmp_path):
+    result = slt("evaluate", stage1_run, "--split", "test", "--by", "signer", "--json")
+    assert result.exit_code == 0, result.output
+    by = json.loads(result.stdout)["by_signer"]
+    signer_of = {row["name"]: row["signer"] for row in csv.DictReader(open(tiny_corpus / "annotations.csv"))}
+    rows = list(csv.DictReader(open(stage1_run / "test.hypotheses.tsv"), delimiter="\t"))
+    assert sorted(by["groups"]) == sorted({signer_of[r["name"]] for r in rows}) and len(by["groups"]) == 2
+    for signer, scores in by["groups"].items():
+        mine = [r for r in rows if signer_of[r["name"]] == signer]
+        assert scores["clips"] == len(mine)
+        assert scores["bleu4"] == score([r["hypothesis"] for r in mine], [r["reference"] for r in mine]).bleu4
+    assert by["worst"] == min(by["groups"], key=lambda s: by["groups"][s]["bleu4"]) and "by signer; worst" in result.stderr
+    # annotations that name no signers: one line, before decoding anything
+    table = tmp_path / "no_signers.csv"
+    with open(tiny_corpus / "annotations.csv") as f, open(table, "w", newline="") as out:
+        reader = csv.DictReader(f)
+        writer = csv.DictWriter(out, [c for c in reader.fieldnames if c != "signer"])
+        writer.writeheader()
+        writer.writerows({k: v for k, v in row.items() if k != "signer"} for row in reader)
+    result = slt("evaluate", stage1_run, "--annotations", table, "--split", "test", "--by", "signer")
+    assert result.exit_code == 1 and "name no signers" in result.stderr and result.stderr.count("\n") == 1
 
 
 def translations(run: Path, clips: list[Path]) -> list[str]:
