@@ -137,6 +137,7 @@ TRAIN_FLAGS = {
     "data": "data.data",
     "annotations": "data.annotations",
     "skip_missing": "data.skip_missing",
+    "holdout_signers": "data.holdout_signers",
     "tokenizer": "data.tokenizer",
     "preset": "model.preset",
     "input": "model.input",
@@ -250,6 +251,9 @@ def train(
         None, help="Stage 1: denoising pre-training steps of Light-T on the training sentences first (0: the paper's random init)."
     ),
     skip_missing: bool = typer.Option(None, "--skip-missing", help="Go on without clips whose keypoint file is missing."),
+    holdout_signers: str = typer.Option(
+        None, metavar="S1,S2", help="Comma-separated signers whose clips all go to the test split: scores on people never seen in training."
+    ),
     tokenizer: str = typer.Option(
         None, help="Stage 1: use this hub id's or model folder's tokenizer (e.g. the stage-2 LLM's, as the paper) "
         "instead of training a BPE on the sentences."
@@ -281,6 +285,7 @@ def train(
     if stage not in (1, 2):
         raise fail(f"--stage must be 1 or 2, got {stage}")
     given["lora_targets"] = lora_targets.split(",") if lora_targets else None
+    given["holdout_signers"] = [s.strip() for s in holdout_signers.split(",")] if holdout_signers else None
     overrides = {"stage": stage, **{TRAIN_FLAGS[name]: as_config_value(value) for name, value in given.items()}}
     try:
         from slt import stage1, stage2

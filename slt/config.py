@@ -40,6 +40,9 @@ class DataConfig:
     dev_split: str = "dev"
     test_split: str = "test"  # evaluated with the best checkpoint at the end; skipped when absent
     skip_missing: bool = False  # go on without clips whose keypoint file is missing (else: error)
+    # The signer-independent protocol: every clip of these signers is moved to the test split, whatever the
+    # annotations say, so training and dev never see them (`slt.data.annotations.hold_out`).
+    holdout_signers: list[str] = field(default_factory=list)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)  # how keypoints become features
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)  # training clips only; null turns it off
     # Stage-1 text tokenizer: "" trains a BPE on the training sentences; a hub id or model folder uses that
@@ -57,6 +60,8 @@ class DataConfig:
             raise ValueError(f"data.annotations must be a list of annotation file paths, got {self.annotations!r}")
         for key in ("train_split", "dev_split", "test_split"):
             _check(f"data.{key}", getattr(self, key), bool(getattr(self, key)), "a split name")
+        if not isinstance(self.holdout_signers, list) or not all(isinstance(x, str) and x for x in self.holdout_signers):
+            raise ValueError(f"data.holdout_signers must be a list of signer names, got {self.holdout_signers!r}")
         _check("data.vocab_size", self.vocab_size, self.vocab_size >= 8, "at least 8 (4 special tokens and some subwords)")
         _check("data.num_workers", self.num_workers, self.num_workers >= 0, "0 or more")
 

@@ -35,7 +35,7 @@ from transformers import AutoTokenizer, BartConfig, PreTrainedTokenizerBase
 from transformers.models.bart.modeling_bart import BartEncoder
 
 from slt.config import RunConfig, differences, from_dict
-from slt.data.annotations import Sample, check_keypoints, keypoint_path, read_annotations
+from slt.data.annotations import Sample, check_keypoints, hold_out, keypoint_path, read_annotations
 from slt.data.dataset import KeypointDataset, make_loader
 from slt.data.normalize import Normalizer
 from slt.files import atomic_write, check_output_folder, write_into
@@ -137,7 +137,8 @@ def load_model(run_dir: str | Path) -> tuple[SignTranslator, RunConfig]:
 
 
 def load_samples(config: RunConfig) -> list[Sample]:
-    """The annotated clips whose keypoint files exist (missing ones raise, unless `skip_missing`)."""
+    """The annotated clips whose keypoint files exist (missing ones raise, unless `skip_missing`), with the
+    held-out signers' clips in the test split."""
     if not config.data.annotations:
         raise ValueError("no annotation file given (--annotations FILE...)")
     if not config.data.data or not Path(config.data.data).is_dir():
@@ -148,7 +149,7 @@ def load_samples(config: RunConfig) -> list[Sample]:
     present, missing = check_keypoints(config.data.data, read_annotations(config.data.annotations), config.data.skip_missing)
     if missing:
         console.print(f"[yellow]Skipping {len(missing)} clip(s) without a keypoint file[/]")
-    return present
+    return hold_out(present, config.data.holdout_signers, config.data.test_split) if config.data.holdout_signers else present
 
 
 def dataset(config: RunConfig, samples: list[Sample], train: bool) -> KeypointDataset:

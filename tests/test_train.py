@@ -129,6 +129,7 @@ def test_run_folder_and_evaluate(tiny_corpus, tmp_path):
         (("--set", "data.augment.rotation=5"), "data.augment is None, not a section"),
         (("--set", "optim.epochs=3"), "--set optim.epochs: use its own flag, --epochs"),
         (("--set", "optim.lr"), "--set takes SECTION.KEY=VALUE"),
+        (("--holdout-signers", "signer01,nobody"), "data.holdout_signers: no clips of nobody; the annotations name signer01, signer02"),
         (("--report-to", "tb"), "optim.report_to must be a list of trackers out of ['tensorboard', 'wandb', 'mlflow', 'trackio']"),
     ],
 )
@@ -146,6 +147,25 @@ def test_a_wrong_choice_is_one_usage_line(tiny_corpus, tmp_path, flag, value, ch
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and not (tmp_path / "run").exists()
     assert result.stderr.startswith(f"error: Invalid value for '{flag}'") and f"'{value}' is not one of {choices}" in result.stderr
     assert f"<{choices.replace(chr(39), '').replace(', ', '|')}>" in slt("train", "--help").stdout
+
+
+def test_holdout_signers_form_the_test_split(tiny_corpus, tmp_path):
+    """--holdout-signers: training and dev never see the held-out signer; all their clips are scored, beside
+    the seen signers' test clips, and metrics.json scores each signer."""
+    run = tmp_path / "run"
+    result = slt(*train_args(tiny_corpus, run, "--epochs", "1", "--input", "gloss", "--holdout-signers", "signer02"))
+    assert result.exit_code == 0, result.stderr
+    clips = list(csv.DictReader((tiny_corpus / "annotations.csv").open()))
+    held = {c["name"] for c in clips if c["signer"] == "signer02"}
+    seen_test = {c["name"] for c in clips if c["signer"] != "signer02" and c["split"] == "test"}
+    train = [c for c in clips if c["signer"] != "signer02" and c["split"] == "train"]
+    assert f"{len(train)} train /" in " ".join(result.stderr.split()) and 0 < len(train) < 16
+    dev = {r["name"] for r in csv.DictReader((run / "dev.hypotheses.tsv").open(), delimiter="\t")}
+    test = {r["name"] for r in csv.DictReader((run / "test.hypotheses.tsv").open(), delimiter="\t")}
+    assert not dev & held and test == held | seen_test
+    groups = json.loads((run / "metrics.json").read_text())["test"]["by_signer"]["groups"]
+    assert groups["signer02"]["clips"] == len(held) and groups["signer01"]["clips"] == len(seen_test)
+    assert json.loads((run / "config.json").read_text())["data"]["holdout_signers"] == ["signer02"]
 
 
 def test_set_reaches_keys_without_a_flag(tiny_corpus, tmp_path):

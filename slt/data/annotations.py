@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from slt.keypoints.io import clip_name_problem
@@ -155,3 +155,17 @@ def check_keypoints(
             "extract them first or pass --skip-missing to go on without them"
         )
     return present, missing
+
+
+def hold_out(samples: list[Sample], signers: list[str], test_split: str) -> list[Sample]:
+    """The signer-independent protocol: every clip of `signers` moves to `test_split`, whatever its split,
+    so that the model is scored on people it has never seen; the other signers' clips keep theirs (their
+    test clips stay too, so per-signer scores set seen and unseen signers side by side)."""
+    known = {s.signer for s in samples if s.signer}
+    unknown = [signer for signer in signers if signer not in known]
+    if unknown:
+        raise ValueError(
+            f"data.holdout_signers: no clips of {', '.join(unknown)}; the annotations name {', '.join(sorted(known)) or 'no signers'}"
+        )
+    held = set(signers)
+    return [replace(s, split=test_split) if s.signer in held else s for s in samples]
