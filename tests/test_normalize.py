@@ -5,7 +5,7 @@ import pytest
 from keypoint_fixtures import synthetic_clip, write_clip
 
 from slt.data.augment import AugmentConfig, augment
-from slt.data.normalize import LEFT_SHOULDER, RIGHT_SHOULDER, NormalizeConfig, Normalizer
+from slt.data.normalize import LEFT_SHOULDER, RIGHT_SHOULDER, NormalizeConfig, Normalizer, left_handed
 from slt.keypoints import schema
 from slt.keypoints.io import read_parquet
 
@@ -138,3 +138,20 @@ def test_augment_off_is_identity():
     body = normalizer.transform(synthetic_clip(30, seed=8))
     off = AugmentConfig(rotation=0, scale=0, shear=0, translation=0, speed=0, frame_drop=0, joint_noise=0, hand_drop=0)
     np.testing.assert_array_equal(augment(body, off, np.random.default_rng(0), normalizer.hands.values()), body)
+
+
+def test_mirroring_reads_a_left_handed_clip_like_its_right_handed_twin(tiny_corpus):
+    """A clip's mirror image (left and right swapped, x flipped: the same signing by a left-handed signer)
+    gives the clip's own features once mirrored back; a right-handed clip is left as it is."""
+    pose, slices = schema.POSE, schema.part_slices(schema.DEFAULT_PARTS)
+    twin = [pose.index(name.replace("left", "@").replace("right", "left").replace("@", "right")) for name in pose]
+    order = np.r_[twin, np.arange(slices["right_hand"].start, slices["right_hand"].stop), np.arange(slices["left_hand"].start, slices["left_hand"].stop)]
+    on, off = Normalizer(NormalizeConfig(mirror_left_handed=True)), Normalizer()
+    for path in sorted((tiny_corpus / "keypoints" / "train").glob("*.parquet"))[:4]:
+        points = read_parquet(path).select(schema.DEFAULT_PARTS).points
+        flipped = points[:, order].copy()
+        flipped[..., 0] = 1 - flipped[..., 0]
+        assert left_handed(off.transform(flipped)) and not left_handed(off.transform(points))
+        np.testing.assert_allclose(on(flipped), on(points), atol=1e-5)
+        np.testing.assert_array_equal(on(points), off(points))
+        assert not np.allclose(off(flipped), off(points))
