@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import shutil
-import socket
-import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.browser import Browser, free_port
 from helpers import slt, slt_process
 from slt.serve import make_app
 from slt.translate import Translator
@@ -159,12 +158,6 @@ def test_command_errors_are_one_line(tmp_path, stage1_run):
         assert result.exit_code == 1 and words in result.output and "Traceback" not in result.output
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def running_server(run: Path) -> Iterator[str]:
     """`slt serve --model RUN` on a free port of 127.0.0.1, once it answers; yields its URL, stops it after."""
@@ -203,57 +196,6 @@ def test_slt_serve_answers_requests_from_two_threads_then_stops(stage1_run, tiny
         assert httpx2.get(f"{url}/health", timeout=5).status_code == 200
 
 
-class Browser:
-    """Headless Debian chromium, driven through chromedriver's W3C WebDriver API (plain HTTP: no client
-    library needed)."""
-
-    ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the key WebDriver names an element by
-
-    def __init__(self):
-        port = free_port()
-        self.driver = subprocess.Popen(["chromedriver", f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.url = f"http://127.0.0.1:{port}/session"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}/status", timeout=2).json()["value"]["ready"]:
-                    break
-            except httpx2.TransportError:
-                assert time.monotonic() < deadline, "chromedriver did not start within 30 s"
-                time.sleep(0.2)
-        fake_camera = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # a test pattern, allowed
-        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1000,1200", *fake_camera]
-        options = {"binary": shutil.which("chromium"), "args": args}
-        self.url += "/" + self.call("POST", "", {"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}})["sessionId"]
-
-    def call(self, method: str, path: str, body: dict | None = None):
-        """One WebDriver command on this session (`path` after the session's URL); its value."""
-        answer = httpx2.request(method, self.url + path, json=body, timeout=60).json()["value"]
-        assert not (isinstance(answer, dict) and "error" in answer), answer
-        return answer
-
-    def run(self, script: str, *args):
-        return self.call("POST", "/execute/sync", {"script": script, "args": list(args)})
-
-    def element(self, css: str) -> str:
-        return self.call("POST", "/element", {"using": "css selector", "value": css})[self.ELEMENT]
-
-    def wait_for(self, script: str, seconds: float = 60):
-        """The value of `script` once it is truthy; fails after `seconds`."""
-        deadline = time.monotonic() + seconds
-        while not (value := self.run(script)):
-            assert time.monotonic() < deadline, f"waited {seconds} s for: {script}"
-            time.sleep(0.3)
-        return value
-
-    def close(self):
-        try:
-            httpx2.delete(self.url, timeout=30)
-        finally:
-            self.driver.terminate()
-            self.driver.wait(timeout=30)
-
-
 @pytest.mark.slow
 def test_the_page_translates_the_real_clip_draws_its_skeleton_and_shows_errors(stage2_run, signing_clip, tmp_path):
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
@@ -262,24 +204,19 @@ def test_the_page_translates_the_real_clip_draws_its_skeleton_and_shows_errors(s
     try:
         with running_server(stage2_run) as url:
             browser.call("POST", "/url", {"url": url + "/"})
-            browser.call("POST", f"/element/{browser.element('#file')}/value", {"text": str(signing_clip)})
-            browser.call("POST", f"/element/{browser.element('#send')}/click", {})
+            browser.upload(signing_clip)
             sentence = browser.wait_for("return document.getElementById('sentence').textContent")
             assert sentence and browser.run("return document.getElementById('error').textContent") == ""
             assert "found in frames: pose" in browser.run("return document.getElementById('details').textContent")
             # The skeleton of the first frame, drawn over the video: painted pixels on the canvas.
-            painted = """const c = document.getElementById('canvas'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n;"""
-            assert browser.wait_for(painted, 30) > 100
+            assert browser.painted_pixels() > 100
             screenshot = tmp_path / "page.png"
             screenshot.write_bytes(base64.b64decode(browser.call("GET", "/screenshot")))
             assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
             notes = tmp_path / "notes.txt"
             notes.write_text("not a video\n")
-            browser.call("POST", f"/element/{browser.element('#file')}/clear", {})
-            browser.call("POST", f"/element/{browser.element('#file')}/value", {"text": str(notes)})
-            browser.call("POST", f"/element/{browser.element('#send')}/click", {})
+            browser.upload(notes)
             error = browser.wait_for("return document.getElementById('error').textContent")
             assert error.startswith("not a video, keypoint file") and browser.run("return document.getElementById('sentence').textContent") == ""
 
