@@ -149,7 +149,7 @@ def load_samples(config: RunConfig) -> list[Sample]:
     present, missing = check_keypoints(config.data.data, read_annotations(config.data.annotations), config.data.skip_missing)
     if missing:
         console.print(f"[yellow]Skipping {len(missing)} clip(s) without a keypoint file[/]")
-    return hold_out(present, config.data.holdout_signers, config.data.test_split) if config.data.holdout_signers else present
+    return hold_out(present, config.data.holdout_signers, config.data.test_split)
 
 
 def dataset(config: RunConfig, samples: list[Sample], train: bool) -> KeypointDataset:
@@ -251,6 +251,8 @@ def prepare_run(
     if config.optim.batch_size % config.optim.accumulation:
         raise ValueError(f"batch size {config.optim.batch_size} is not a multiple of accumulation {config.optim.accumulation}")
     return samples, train_samples, dev_samples
+
+
 def signer_scores(rows: list[dict], samples: list[Sample], tokenize: str) -> dict:
     """`{"by_signer": ...}` (`slt.metrics.score_groups`) when the annotations name the clips' signers, else
     nothing: a model must hold for every signer, and the corpus score alone does not say whether it does."""
