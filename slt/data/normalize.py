@@ -157,8 +157,10 @@ def left_handed(body: np.ndarray) -> bool:
     wrist is held higher on average. The dominant hand signs in front of the chest while the other rests
     or serves as a base lower down; how far each wrist travels does not tell them apart, since two-handed
     signs move both (on the realistic built-in corpus, 396 of 400 clips right by height, 293 by travel)."""
-    left, right = np.nanmean(body[:, LEFT_WRIST, 1]), np.nanmean(body[:, RIGHT_WRIST, 1])
-    return bool(left < right)
+    left, right = body[:, LEFT_WRIST, 1], body[:, RIGHT_WRIST, 1]
+    if not (np.isfinite(left).any() and np.isfinite(right).any()):  # a wrist never seen: nothing to compare
+        return False
+    return bool(np.nanmean(left) < np.nanmean(right))
 
 
 def clip_aspect(kp: Keypoints) -> float:
