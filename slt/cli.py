@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -27,6 +28,33 @@ def print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+class ConsoleLog(logging.Handler):
+    """slt's log records on stderr as the command line shows them: the message alone, and a warning or error
+    named as such, in yellow. Installed by the command line only: a Python user of the library decides
+    where its records go (`logging.getLogger("slt")`)."""
+
+    def __init__(self):
+        from rich.console import Console
+
+        super().__init__(logging.INFO)
+        self.console = Console(stderr=True)  # stderr as it is when a record comes: a progress bar's, a test's
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            message = f"{record.levelname.lower()}: {message}"
+        style = "yellow" if record.levelno >= logging.WARNING else None
+        self.console.print(message, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def show_logs() -> None:
+    """Send the library's records (INFO and up) to the console, once per process."""
+    logger = logging.getLogger("slt")
+    logger.setLevel(logging.INFO)
+    if not any(isinstance(handler, ConsoleLog) for handler in logger.handlers):
+        logger.addHandler(ConsoleLog())
+
+
 @app.callback()
 def options(
     version: bool = typer.Option(False, "--version", is_eager=True, callback=print_version, help="Print slt's version and exit."),
@@ -35,6 +63,7 @@ def options(
 
     Shell completion: slt --install-completion (then open a new shell).
     """
+    show_logs()
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

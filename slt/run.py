@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -44,7 +45,9 @@ from slt.metrics import Scores, score_groups
 from slt.model.encoder import GlossEncoder, KeypointEncoder
 from slt.model.llm import VisualLM, light_t
 from slt.model.translator import LightTEncoderStates, SignTranslator, Stage2Translator, frozen_parts, load_weights, mlp_adapter
-from slt.train import console, evaluate, make_accelerator, scores_table, write_results
+from slt.train import evaluate, make_accelerator, scores_table, write_results
+
+logger = logging.getLogger(__name__)
 
 GLOSSES_FILE = "glosses.txt"
 KEYPOINTS_INFO = "keypoints.json"
@@ -148,7 +151,7 @@ def load_samples(config: RunConfig) -> list[Sample]:
             raise FileNotFoundError(f"annotation file {path} does not exist")
     present, missing = check_keypoints(config.data.data, read_annotations(config.data.annotations), config.data.skip_missing)
     if missing:
-        console.print(f"[yellow]Skipping {len(missing)} clip(s) without a keypoint file[/]")
+        logger.warning("skipping %d clip(s) without a keypoint file", len(missing))
     return hold_out(present, config.data.holdout_signers, config.data.test_split)
 
 
@@ -274,7 +277,7 @@ def score_best(best: nn.Module, samples: list[Sample], config: RunConfig, run_di
     metrics = json.loads((run_dir / "metrics.json").read_text())
     if accelerator.is_main_process:
         table = {name: Scores.from_dict(values) for name, values in metrics.items()}
-        console.print(scores_table(f"Best checkpoint (epoch {metrics['dev']['epoch']})", table))
+        logger.info(scores_table(f"Best checkpoint (epoch {metrics['dev']['epoch']})", table))
     return metrics
 
 
@@ -319,11 +322,11 @@ def evaluate_run(
     if accelerator.is_main_process:
         by = signer_scores(rows, samples, config.eval.tokenize)
         write_results(run_dir, name, scores, rows, by)
-        console.print(f"sacrebleu: {scores.signature}")
-        console.print(scores_table(f"{run_dir}: {len(rows)} {name} clips", {name: scores}))
+        logger.info("sacrebleu: %s", scores.signature)
+        logger.info(scores_table(f"{run_dir}: {len(rows)} {name} clips", {name: scores}))
         if by_signer:
             groups = by["by_signer"]
             table = {f"{signer} ({g['clips']})": g for signer, g in groups["groups"].items()} | {"macro average": groups["macro"]}
             table = {label: Scores.from_dict({**values, "signature": scores.signature}) for label, values in table.items()}
-            console.print(scores_table(f"{name} by signer; worst: {groups['worst']}", table, "signer (clips)"))
+            logger.info(scores_table(f"{name} by signer; worst: {groups['worst']}", table, "signer (clips)"))
     return name, scores

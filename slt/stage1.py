@@ -7,6 +7,7 @@ instead of keypoints: the gloss oracle. The run folder and its model are `slt.ru
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from slt.data.tokenizer import train_tokenizer
 from slt.files import write_into
 from slt.model.llm import load_tokenizer
 from slt.model.make_llm import MakeLLMConfig, pretrain
-from slt.train import console, fit, make_accelerator
+from slt.train import fit, make_accelerator
+
+logger = logging.getLogger(__name__)
 
 
 def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False) -> dict:
@@ -54,7 +57,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrit
         run.open_run_folder(run_dir, config, resume, train_samples)
         write_into(run_dir, tokenizer.save_pretrained)  # before any checkpoint: --resume reads it
         parameters = sum(p.numel() for p in model.parameters())
-        console.print(
+        logger.info(
             f"Stage 1 ({config.model.input} -> Light-T {config.model.preset}, {parameters / 1e6:.1f}M parameters): "
             f"{len(train_samples)} train / {len(dev_samples)} dev clips, {accelerator.num_processes} process(es) on {accelerator.device}"
         )

@@ -10,6 +10,7 @@ randomly initialized frozen encoder (paper Table 5). The run folder and its mode
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from accelerate.utils import set_seed
@@ -19,7 +20,9 @@ from slt.config import RunConfig
 from slt.files import write_into
 from slt.model.llm import VisualLM, load_llm
 from slt.model.translator import LightTEncoderStates, Stage2Translator
-from slt.train import console, fit, make_accelerator
+from slt.train import fit, make_accelerator
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_stage2(config: RunConfig) -> None:
@@ -84,7 +87,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, overwrit
     if accelerator.is_main_process:
         run.open_run_folder(run_dir, config, resume, train_samples)
         origin = "joint, from scratch" if s2.joint else f"encoder from {s2.init}" if s2.init else "random encoder"
-        console.print(
+        logger.info(
             f"Stage 2 ({origin}; frozen: {s2.freeze}; {s2.adapter_input} features -> MLP -> {s2.llm} [{s2.finetune}]): "
             f"{sum(p.numel() for p in visual_params) / 1e6:.2f}M visual + {sum(p.numel() for p in llm_params) / 1e6:.2f}M LLM "
             f"trainable parameters; {len(train_samples)} train / {len(dev_samples)} dev clips"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import platform
@@ -41,7 +42,6 @@ from accelerate.tracking import get_available_trackers
 from accelerate.utils import ProjectConfiguration, gather_object, set_seed
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from safetensors.torch import save_model
 from torch import nn
 from torch.utils.data import DataLoader
@@ -51,7 +51,8 @@ from slt.files import atomic_write, write_into
 from slt.metrics import Scores, score
 from slt.model.translator import load_weights
 
-console = Console(stderr=True)
+logger = logging.getLogger(__name__)
+console = Console(stderr=True)  # the progress bar's; messages go to `log`
 # `reading_check`: below these, dev outputs say the model ignores its input.
 MIN_DISTINCT = 0.1  # distinct hypotheses per distinct reference
 MIN_INPUT_GAIN = 0.02  # teacher-forced loss (nats per token) saved by the real input over a blanked one
@@ -242,14 +243,18 @@ def write_results(run_dir: Path, split: str, scores: Scores, rows: list[dict], e
     atomic_write(run_dir / f"{split}.hypotheses.tsv", lambda tmp: Path(tmp).write_text(text.getvalue()))
 
 
-def scores_table(title: str, results: dict[str, Scores], label: str = "split") -> Table:
-    table = Table(title=title)
-    table.add_column(label)
-    for name in ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "chrF"):
-        table.add_column(name, justify="right")
-    for split, s in results.items():
-        table.add_row(split, *(f"{v:.2f}" for v in (s.bleu1, s.bleu2, s.bleu3, s.bleu4, s.rouge_l, s.chrf)))
-    return table
+def text_table(title: str, rows: list[list[str]]) -> str:
+    """A plain-text table for the log, which may be a file: the title line, then aligned rows (the first
+    column to the left, numbers to the right)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+    return "\n".join([title, *lines])
+
+
+def scores_table(title: str, results: dict[str, Scores], label: str = "split") -> str:
+    header = [label, "BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "chrF"]
+    rows = [[split, *(f"{v:.2f}" for v in (s.bleu1, s.bleu2, s.bleu3, s.bleu4, s.rouge_l, s.chrf))] for split, s in results.items()]
+    return text_table(title, [header, *rows])
 
 
 # --- resume state ---------------------------------------------------------------------------------
@@ -443,7 +448,7 @@ def fit(
     )
     world, rank = accelerator.num_processes, accelerator.process_index
     if main and resume:
-        console.print(f"Resuming {run_dir} after epoch {state.epoch} (step {state.step})")
+        logger.info("Resuming %s after epoch %d (step %d)", run_dir, state.epoch, state.step)
 
     progress = Progress(
         TextColumn("[bold]epoch {task.fields[epoch]}"),
@@ -503,8 +508,8 @@ def fit(
                 if main:
                     if not signature_shown:
                         signature_shown = True
-                        console.print(f"sacrebleu: {scores.signature}")
-                    console.print(
+                        logger.info("sacrebleu: %s", scores.signature)
+                    logger.info(
                         f"epoch {state.epoch}: loss {entry['loss']:.3f}  dev BLEU-4 {scores.bleu4:.2f}  ROUGE-L "
                         f"{scores.rouge_l:.2f}  chrF {scores.chrf:.2f}  {entry['dev']['distinct_hypotheses']} distinct "
                         f"sentences  dev loss {reliance['loss']:.3f} ({reliance['blank_loss']:.3f} blanked)"
@@ -512,12 +517,12 @@ def fit(
                     )
                     warning = reading_check(rows, reliance)
                     if warning:
-                        console.print(f"[yellow]warning: {warning}[/]", soft_wrap=True)
+                        logger.warning(warning)
                     if improved:
                         write_into(run_dir, lambda folder: save(accelerator.unwrap_model(model), folder))
                         write_results(run_dir, "dev", scores, rows, {"epoch": state.epoch, **reliance})
                     if state.stopped:
-                        console.print(f"Early stopping: no better dev BLEU-4 in {evaluation.patience} evaluations")
+                        logger.info("Early stopping: no better dev BLEU-4 in %d evaluations", evaluation.patience)
                 log.write(step=state.step, epoch=state.epoch, dev=entry["dev"])
                 dev = {f"dev/{key}": value for key, value in entry["dev"].items() if key != "signature"}
                 accelerator.log({**dev, "train/epoch_loss": entry["loss"], "dev/sentences": sample_table(rows)}, step=state.step)
@@ -529,17 +534,15 @@ def fit(
 
     if main:
         elapsed = time.perf_counter() - started
-        table = Table(title=f"Training {run_dir}", show_header=False)
-        for key, value in (
-            ("epochs", f"{state.epoch}" + (" (early stop)" if state.stopped else "")),
-            ("optimizer steps", state.step),
-            ("processes", world),
-            ("last train loss", f"{state.history[-1]['loss']:.3f}" if state.history else "-"),
-            ("best dev BLEU-4", f"{state.best_score:.2f} (epoch {state.best_epoch})"),
-            ("time this call", f"{elapsed:.0f} s, {clips_seen / max(elapsed, 1e-9):.1f} clips/s"),
-        ):
-            table.add_row(key, str(value))
-        console.print(table)
+        rows = [
+            ["epochs", f"{state.epoch}" + (" (early stop)" if state.stopped else "")],
+            ["optimizer steps", str(state.step)],
+            ["processes", str(world)],
+            ["last train loss", f"{state.history[-1]['loss']:.3f}" if state.history else "-"],
+            ["best dev BLEU-4", f"{state.best_score:.2f} (epoch {state.best_epoch})"],
+            ["time this call", f"{elapsed:.0f} s, {clips_seen / max(elapsed, 1e-9):.1f} clips/s"],
+        ]
+        logger.info(text_table(f"Training {run_dir}", rows))
         write_training(run_dir, state, accelerator, len(train_loader.dataset), len(dev_loader.dataset))
     for tracker in accelerator.trackers:  # not `end_training`, which would end DDP before the test split is scored
         tracker.finish()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import shutil
@@ -129,6 +130,21 @@ def test_evaluate_json_prints_the_scores_on_stdout(stage1_run):
     metrics = json.loads((stage1_run / "metrics.json").read_text())["test"]
     assert scores == {"split": "test", **metrics} and scores["clips"] == 4 and "BLEU" in scores["signature"]
     assert "sacrebleu" in result.stderr  # the table as before
+
+
+def test_the_library_logs_and_a_silenced_logger_prints_nothing(stage1_run, caplog, capfd):
+    """A Python user gets the scores as `logging` records of "slt.*", which they can silence or redirect."""
+    translator = Translator.from_pretrained(stage1_run)
+    with caplog.at_level(logging.INFO, logger="slt"):
+        name, scores = translator.evaluate("test")
+    messages = [record.getMessage() for record in caplog.records if record.name == "slt.run"]
+    assert messages[0] == f"sacrebleu: {scores.signature}"
+    title, header, row = messages[1].splitlines()
+    assert title == f"{stage1_run}: 4 test clips" and header.split()[4] == "BLEU-4" and float(row.split()[4]) == round(scores.bleu4, 2)
+    capfd.readouterr()
+    with caplog.at_level(logging.CRITICAL, logger="slt"):
+        translator.evaluate("test")
+    assert capfd.readouterr() == ("", "")
 
 
 def test_evaluate_by_signer_scores_each_signer(stage1_run, tiny_corpus, tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import time
@@ -39,7 +40,8 @@ CACHE_VERSION = 1  # bump when the packed layout changes, so old caches are not 
 PROGRESS_MIN_CLIPS = 200  # packing fewer clips than this takes a second or two: no progress bar
 PARALLEL_MIN_CLIPS = 500  # below this, starting worker processes costs about what they save
 MAX_PACKING_WORKERS = 8
-console = Console(stderr=True)
+console = Console(stderr=True)  # the packing bar's; messages go to `logger`
+logger = logging.getLogger(__name__)
 
 
 class KeypointDataset(Dataset):
@@ -123,7 +125,7 @@ class KeypointDataset(Dataset):
         if len(paths) >= PROGRESS_MIN_CLIPS:
             seconds = time.perf_counter() - start
             summary = f"Packed {len(paths)} clips ({offsets[-1]:,} frames) into {self.points_path.parent} in {seconds:.0f} s"
-            console.print(summary, soft_wrap=True)
+            logger.info(summary)
 
     @property
     def points(self) -> np.ndarray:
@@ -240,22 +242,25 @@ def make_loader(
 
     Clips longer than `max_frames` (the most the model reads, `SignTranslator.max_frames`) are left out of
     training (`shuffle`), where their sentence would not match a cut clip, and cut to their first
-    `max_frames` frames for evaluation, so that every clip is scored; either is said on the console.
+    `max_frames` frames for evaluation, so that every clip is scored; either is logged.
     """
     split = dataset.samples[0].split or "the"
     longest = int(dataset.lengths.max())
     long = np.flatnonzero(dataset.lengths > max_frames) if max_frames is not None else np.array([], int)
-    say = console.print if int(os.environ.get("RANK", "0")) == 0 else lambda *args: None  # once, not per process
+    say = int(os.environ.get("RANK", "0")) == 0  # once, not per process
     if shuffle and max_frames is not None:
         message = f"{split} clips: the longest has {longest} frames; the model reads at most {max_frames}"
-        if len(long):
-            message += f"; [yellow]{len(long)} of {len(dataset)} clip(s) longer than that are left out of training[/]"
-        say(message)
+        if say and len(long):
+            logger.warning(f"{message}; {len(long)} of {len(dataset)} clip(s) longer than that are left out of training")
+        elif say:
+            logger.info(message)
         if len(long) == len(dataset):
             raise ValueError(f"every {split} clip is longer than the {max_frames} frames the model reads")
-    elif len(long):
-        say(f"[yellow]{len(long)} of {len(dataset)} {split} clip(s) are longer than the {max_frames} frames the model "
-            f"reads (the longest: {longest}): each is scored on its first {max_frames} frames[/]")
+    elif say and len(long):
+        logger.warning(
+            f"{len(long)} of {len(dataset)} {split} clip(s) are longer than the {max_frames} frames the model "
+            f"reads (the longest: {longest}): each is scored on its first {max_frames} frames"
+        )
     keep = np.setdiff1d(np.arange(len(dataset)), long) if shuffle else None
     return DataLoader(
         dataset,

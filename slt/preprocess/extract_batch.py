@@ -15,6 +15,7 @@ import multiprocessing
 import multiprocessing.util
 import os
 import queue
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from slt.preprocess.worker import (
     open_worker_extractor,
 )
 
+logger = logging.getLogger(__name__)
+console = Console(stderr=True)  # the progress bar's
 # A worker process is replaced after this many clips, so that anything MediaPipe or FFmpeg leaks over
 # a long batch is given back.
 RECYCLE_AFTER = 50
@@ -282,17 +285,15 @@ def run_batch(
     workers: int | None = None,
     overwrite: bool = False,
     ray: str | None = None,
-    console: Console | None = None,
 ) -> Summary:
     """Extract every job into `out_dir`, then write `manifest.csv` and `errors.csv` there.
 
     `failures` are (input, reason) pairs found while planning; they go to errors.csv with the rest.
     `ray` is a Ray address (local, auto or host:port): extract on that Ray cluster,
     `workers` actors (default: all its CPUs), instead of in local worker processes; ValueError, before
-    anything is written, if it cannot be reached. Progress, warnings and the summary go to `console`
-    (stderr by default).
+    anything is written, if it cannot be reached. The progress bar is drawn on a terminal's stderr;
+    warnings and the summary are logged.
     """
-    console = console or Console(stderr=True)
     if ray is not None and jobs:
         from slt.preprocess import ray_extract  # Ray is an optional extra
 
@@ -328,9 +329,7 @@ def run_batch(
                 progress.update(task, speed=speed)
                 continue
             for warning in result.warnings:
-                progress.console.print(
-                    f"warning: {result.job.input}: {warning}", markup=False, highlight=False, soft_wrap=True
-                )
+                logger.warning("%s: %s", result.job.input, warning)
                 summary.warnings.append((result.job.input, f"warning: {warning}"))
             if result.error:
                 summary.failures.append((result.job.input, result.error))
@@ -350,13 +349,10 @@ def run_batch(
     _write_csv(out_dir / "errors.csv", [dict(zip(ERROR_COLUMNS, row)) for row in problems], ERROR_COLUMNS)
     speed = summary.frames / summary.seconds if summary.seconds else 0.0
     clips = len(jobs) + len(failures)
-    console.print(
+    logger.info(
         f"{clips} clip{'s' if clips != 1 else ''}: {summary.extracted} extracted ({summary.frames} frames, "
         f"{speed:.1f} frames/s, {summary.seconds:.0f}s), {summary.skipped} already done, "
         f"{len(summary.failures)} failed" + (f", {len(summary.warnings)} with warnings" if summary.warnings else "")
         + (f" (see {out_dir / 'errors.csv'})" if summary.failures or summary.warnings else ""),
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
     )
     return summary
