@@ -455,6 +455,46 @@ def inspect(
         typer.echo(f"{row['file']}: {row['frames']} frames, {fps}; detected: {rates}")
 
 
+@app.command()
+def convert(
+    source: Path = typer.Argument(..., help="A keypoint file (.parquet or .pose), or a folder of them (searched recursively)."),
+    target: Path = typer.Argument(..., help="The file to write (.pose for a .parquet, .parquet for a .pose), or for a folder the folder to mirror it into."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace output files that exist."),
+):
+    """Convert keypoint files between Parquet and pose-format .pose, each into the other format, keeping
+    every point, which were detected, the frame rate and the image size.
+
+    Example: slt convert keypoints/ keypoints-pose/   (then train with --data keypoints-pose)
+    """
+    import time
+
+    from rich.console import Console
+    from rich.progress import track
+
+    from slt.keypoints.formats import conversions, convert as convert_file
+
+    start = time.perf_counter()
+    try:
+        pairs = conversions(source, target, overwrite)
+    except (OSError, ValueError) as e:
+        raise fail(str(e))
+    console = Console(stderr=True)
+    failed = 0
+    for input_file, output in track(pairs, description="converting", console=console, disable=len(pairs) == 1 or not console.is_terminal):
+        try:
+            convert_file(input_file, output)
+        except ImportError as e:  # pose-format is an extra
+            raise fail(str(e))
+        except Exception as e:  # pyarrow and pose-format raise several types for foreign files
+            if len(pairs) == 1:
+                raise fail(f"cannot convert {input_file} ({e})")
+            typer.echo(f"error: {input_file}: cannot convert ({e})", err=True)
+            failed += 1
+    typer.echo(f"converted {len(pairs) - failed} of {len(pairs)} keypoint file(s) into {target} in {time.perf_counter() - start:.1f} s")
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("make-llm", cls=config_defaults(make_llm_defaults))
 def make_llm(
     out: Path = typer.Argument(..., help="Folder to write the model and tokenizer into (a new one, or an earlier make-llm's)."),

@@ -29,7 +29,6 @@ import logging
 from dataclasses import asdict, fields
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from safetensors.torch import save_file, save_model as save_weights
 from torch import nn
 from transformers import AutoTokenizer, BartConfig, PreTrainedTokenizerBase
@@ -40,7 +39,7 @@ from slt.data.annotations import Sample, check_keypoints, hold_out, keypoint_pat
 from slt.data.dataset import KeypointDataset, make_loader
 from slt.data.normalize import Normalizer
 from slt.files import atomic_write, check_output_folder, write_into
-from slt.keypoints.schema import METADATA_KEY
+from slt.keypoints.formats import read_keypoints
 from slt.metrics import Scores, score_groups
 from slt.model.encoder import GlossEncoder, KeypointEncoder
 from slt.model.llm import VisualLM, light_t
@@ -200,9 +199,8 @@ def keypoint_origin(info: dict) -> dict:
 def training_keypoints_info(config: RunConfig, train_samples: list[Sample]) -> dict:
     """`keypoints.json`: the origin of the first training clip's keypoints (a corpus is extracted with one
     tool), and how they were normalized (frame rates are kept as they are: the model reads frames)."""
-    header = pq.read_schema(keypoint_path(config.data.data, train_samples[0].name)).metadata or {}
-    info = json.loads(header.get(METADATA_KEY, b"{}"))
-    return {**keypoint_origin(info), "fps": info.get("fps"), "normalize": asdict(config.data.normalize)}
+    kp = read_keypoints(keypoint_path(config.data.data, train_samples[0].name))
+    return {**keypoint_origin(kp.info), "fps": kp.fps or None, "normalize": asdict(config.data.normalize)}
 
 
 def read_keypoints_info(run_dir: str | Path) -> dict:

@@ -34,10 +34,11 @@ from python_multipart import create_form_parser
 from python_multipart.exceptions import FormParserError
 from starlette.concurrency import run_in_threadpool
 
+from slt.keypoints.formats import KEYPOINT_SUFFIXES
 from slt.keypoints.frames import IMAGE_EXTENSIONS, ClipSource, FrameReader, frame_images, is_video
 from slt.keypoints.io import Keypoints
 from slt.keypoints.schema import PART_SPECS, part_slices
-from slt.translate import KEYPOINT_SUFFIXES, ClipReader, Translation, Translator
+from slt.translate import ClipReader, Translation, Translator
 
 log = logging.getLogger("slt.serve")
 

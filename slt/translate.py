@@ -33,11 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from slt.data.normalize import PARTS, Normalizer
+from slt.keypoints.formats import KEYPOINT_SUFFIXES
 from slt.keypoints.frames import is_video
 from slt.keypoints.io import Keypoints
 from slt.keypoints.schema import DEFAULT_PARTS
-
-KEYPOINT_SUFFIXES = (".parquet", ".pose")
 
 
 @dataclass

@@ -48,10 +48,10 @@ def test_cache_built_once_then_reused(corpus, monkeypatch):
     assert len(files) == 2
     mtimes = [p.stat().st_mtime_ns for p in (data / ".slt_cache").iterdir()]
 
-    def no_parquet(*args, **kwargs):
-        raise AssertionError("Parquet read although the cache is valid")
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a keypoint file read although the cache is valid")
 
-    monkeypatch.setattr(dataset_module, "read_parquet", no_parquet)
+    monkeypatch.setattr(dataset_module, "read_keypoints", no_reading)
     second = KeypointDataset(data, samples, Normalizer())
     assert cache_files(data) == files
     assert [p.stat().st_mtime_ns for p in (data / ".slt_cache").iterdir()] == mtimes

@@ -119,6 +119,44 @@ def test_pose_format_round_trip(tmp_path):
     assert detect_known_pose_format(pose) == "holistic"  # pose-format's own tools recognize the file
 
 
+def test_convert_a_folder_to_pose_and_back_keeps_points_mask_and_fps(tmp_path):
+    clips = {"a": random_clip(seed=0), "sub/b": random_clip(frames=9, parts=("pose", "left_hand", "right_hand"), seed=1)}
+    for name, kp in clips.items():
+        path = tmp_path / "parquet" / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_parquet(kp, path)
+    (tmp_path / "parquet" / ".slt_cache").mkdir()
+    (tmp_path / "parquet" / ".slt_cache" / "hidden.parquet").write_bytes(b"not looked at")
+    for source, target in (("parquet", "pose"), ("pose", "back")):
+        result = CliRunner().invoke(app, ["convert", str(tmp_path / source), str(tmp_path / target)])
+        assert result.exit_code == 0 and result.stdout.startswith("converted 2 of 2 keypoint file(s)"), result.output
+    assert sorted(p.relative_to(tmp_path / "pose").as_posix() for p in (tmp_path / "pose").rglob("*")) == ["a.pose", "sub", "sub/b.pose"]
+    for name, kp in clips.items():
+        back = read_parquet(tmp_path / "back" / f"{name}.parquet")
+        assert back.parts == kp.parts and back.fps == pytest.approx(kp.fps) and (back.width, back.height) == (640, 480)
+        np.testing.assert_array_equal(np.isnan(back.points), np.isnan(kp.points))
+        np.testing.assert_allclose(back.points, kp.points, rtol=1e-6)
+
+
+def test_convert_never_replaces_a_file_unasked_and_says_why_in_one_line(tmp_path):
+    write_parquet(random_clip(), tmp_path / "clip.parquet")
+    (tmp_path / "clip.pose").write_bytes(b"someone's file")
+    (tmp_path / "notes.txt").write_text("not keypoints")
+    for args, message in (
+        (["clip.parquet", "clip.pose"], "1 output file(s) exist (" + str(tmp_path / "clip.pose") + "); pass --overwrite"),
+        (["clip.parquet", "clip.parquet2"], "the conversion of " + str(tmp_path / "clip.parquet") + " is a .pose file"),
+        (["notes.txt", "notes.pose"], "is not a keypoint file (.parquet or .pose)"),
+        ([".", "out"], "is inside"),
+        (["missing", "out"], "no file or folder"),
+    ):
+        result = CliRunner().invoke(app, ["convert", *(str(tmp_path / a) for a in args)])
+        assert result.exit_code == 1 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.output
+        assert message in result.stderr, result.stderr
+    assert (tmp_path / "clip.pose").read_bytes() == b"someone's file"
+    assert CliRunner().invoke(app, ["convert", str(tmp_path / "clip.parquet"), str(tmp_path / "clip.pose"), "--overwrite"]).exit_code == 0
+    np.testing.assert_array_equal(np.isnan(read_keypoints(tmp_path / "clip.pose").points), np.isnan(random_clip().points))
+
+
 def test_reads_pose_format_own_holistic_layout(tmp_path):
     """A file laid out as pose-format's MediaPipe extractor writes it (with world landmarks, pixels)."""
     from pose_format import Pose

@@ -168,6 +168,24 @@ def test_holdout_signers_form_the_test_split(tiny_corpus, tmp_path):
     assert json.loads((run / "config.json").read_text())["data"]["holdout_signers"] == ["signer02"]
 
 
+def test_a_folder_of_pose_files_trains_as_its_parquet_originals(tiny_corpus, stage1_run, tmp_path):
+    """`slt convert` to pose-format, then the same stage-1 run on the .pose folder: the same dev and test
+    scores and sentences as `stage1_run`, trained on the Parquet files."""
+    converted = slt("convert", tiny_corpus / "keypoints", tmp_path / "pose")
+    assert converted.exit_code == 0 and converted.stdout.startswith("converted 24 of 24 keypoint file(s)"), converted.output
+    assert not list((tmp_path / "pose").rglob("*.parquet"))
+    args = train_args(tiny_corpus, tmp_path / "run")
+    args[args.index(tiny_corpus / "keypoints")] = tmp_path / "pose"
+    result = slt(*args)
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "pose" / ".slt_cache").glob("*.points.npy"))  # packed like Parquet clips
+    mine, theirs = (json.loads((run / "metrics.json").read_text()) for run in (tmp_path / "run", stage1_run))
+    for split in ("dev", "test"):
+        for key in ("bleu1", "bleu4", "rouge_l", "chrf", "clips"):
+            assert mine[split][key] == theirs[split][key], (split, key)
+    assert (tmp_path / "run" / "dev.hypotheses.tsv").read_text() == (stage1_run / "dev.hypotheses.tsv").read_text()
+
+
 def test_set_reaches_keys_without_a_flag(tiny_corpus, tmp_path):
     """`--set` takes YAML values for any key without a flag of its own; config.json records them."""
     run = tmp_path / "run"

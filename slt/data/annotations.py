@@ -10,7 +10,7 @@ One reader covers them all, because they differ only in delimiter and column nam
 - How2Sign realigned CSVs, tab-separated, one per split (`how2sign_realigned_val.csv`):
   `VIDEO_ID ... SENTENCE_NAME ... SENTENCE`.
 
-`name` is the clip id: its keypoint file relative to the data folder, without `.parquet`. A table
+`name` is the clip id: its keypoint file relative to the data folder, without `.parquet` (or `.pose`). A table
 without a `split` column takes the split from its file name (`train`, `dev`/`val`, `test`).
 """
 
@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from slt.keypoints.formats import KEYPOINT_SUFFIXES
 from slt.keypoints.io import clip_name_problem
 
 SPLITS = ("train", "dev", "test")
@@ -133,8 +134,10 @@ def split_from_filename(path: str | Path) -> str | None:
 
 
 def keypoint_path(data_dir: str | Path, name: str) -> Path:
-    """Where the keypoint file of clip `name` lives under `data_dir`."""
-    return Path(data_dir) / f"{name}.parquet"
+    """Where the keypoint file of clip `name` lives under `data_dir`: NAME.parquet, or NAME.pose where only
+    that exists (pose-format datasets); NAME.parquet when neither does, for the message that it is missing."""
+    paths = [Path(data_dir) / f"{name}{suffix}" for suffix in KEYPOINT_SUFFIXES]
+    return next((path for path in paths if path.is_file()), paths[0])
 
 
 def check_keypoints(

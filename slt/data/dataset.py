@@ -31,7 +31,7 @@ from rich.progress import track
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from slt.files import atomic_write
-from slt.keypoints.io import read_parquet
+from slt.keypoints.formats import read_keypoints
 from slt.data.annotations import Sample, check_keypoints, keypoint_path
 from slt.data.augment import AugmentConfig, augment
 from slt.data.normalize import PARTS, Normalizer, clip_aspect
@@ -159,8 +159,8 @@ class KeypointDataset(Dataset):
 def read_clip(path: Path, normalizer: Normalizer) -> np.ndarray:
     """Body-frame coordinates of one keypoint file (`Normalizer.transform`), ValueError naming it if unreadable."""
     try:
-        kp = read_parquet(path, parts=PARTS)
-    except (KeyError, ValueError, OSError) as error:  # not Parquet, no frames, a part missing
+        kp = read_keypoints(path, parts=PARTS)
+    except (KeyError, ValueError, OSError) as error:  # not Parquet or .pose, no frames, a part missing
         raise ValueError(f"{path}: unreadable keypoint file ({error.args[0] if error.args else error})") from error
     return normalizer.transform(kp.points, clip_aspect(kp))
 

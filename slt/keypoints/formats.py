@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 
 from slt.keypoints import schema
 from slt.files import atomic_write
-from slt.keypoints.io import Keypoints, from_long_table
+from slt.keypoints.io import Keypoints, from_long_table, write_parquet
 
+KEYPOINT_SUFFIXES = (".parquet", ".pose")  # the keypoint file types; a clip name resolves to the first that exists
 WIDE_COLUMN = re.compile(r"^([xyz])_(pose|left_hand|right_hand|face)_(\d+)$")
 
 # pose-format's names for MediaPipe Holistic's components, in the order its holistic files use.
@@ -187,3 +188,59 @@ def write_pose(kp: Keypoints, path: str | Path) -> None:
             pose_format.Pose(header, body).write(f)
 
     atomic_write(path, write)
+
+
+def convert(source: str | Path, target: str | Path) -> Keypoints:
+    """Rewrite the clip `source` in `target`'s format (.parquet or .pose), atomically, its folder made if
+    need be: every frame and
+    point, the frame rate, the image size and which points were detected (NaN in Parquet, zero
+    confidence in .pose). A .pose file has no header for the rest of `Keypoints.info` (its extractor)."""
+    kp = read_keypoints(source)
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    if Path(target).suffix == ".pose":
+        write_pose(kp, target)
+    elif Path(target).suffix == ".parquet":
+        write_parquet(kp, target)
+    else:
+        raise ValueError(f"{target}: unknown keypoint file type {Path(target).suffix!r}; expected .parquet or .pose")
+    return kp
+
+
+def conversions(source: Path, target: Path, overwrite: bool = False) -> list[tuple[Path, Path]]:
+    """The (input, output) pairs of `slt convert SOURCE TARGET`: a keypoint file to TARGET, which must
+    end in the other format's suffix, or every keypoint file under the folder SOURCE (hidden ones left
+    out: caches, temp files) to the same relative path under the folder TARGET, in the other format.
+    ValueError, one line, before anything is written: no input, TARGET inside SOURCE, or an output that
+    exists without `overwrite` (the user says whether a file may go; slt cannot tell who wrote it)."""
+    if source.is_file():
+        if source.suffix not in KEYPOINT_SUFFIXES:
+            raise ValueError(f"{source} is not a keypoint file (.parquet or .pose)")
+        wanted = other_suffix(source)
+        if target.suffix != wanted:
+            raise ValueError(f"{target}: the conversion of {source} is a {wanted} file; name it so")
+        pairs = [(source, target)]
+    elif source.is_dir():
+        if target.exists() and not target.is_dir():
+            raise ValueError(f"{target} is a file; the conversion of the folder {source} is a folder")
+        if target.resolve().is_relative_to(source.resolve()):
+            raise ValueError(f"{target} is inside {source}; choose an output folder outside it")
+        files = sorted(
+            path for path in source.rglob("*")
+            if path.suffix in KEYPOINT_SUFFIXES and path.is_file() and not any(part.startswith(".") for part in path.relative_to(source).parts)
+        )
+        if not files:
+            raise ValueError(f"no .parquet or .pose files in {source}")
+        pairs = [(path, (target / path.relative_to(source)).with_suffix(other_suffix(path))) for path in files]
+    else:
+        raise ValueError(f"no file or folder {source}")
+    existing = [output for _, output in pairs if output.exists()]
+    if any(output.is_dir() for output in existing):
+        raise ValueError(f"{next(o for o in existing if o.is_dir())} is a folder; it cannot be replaced by a keypoint file")
+    if existing and not overwrite:
+        first = ", ".join(map(str, existing[:3])) + (", ..." if len(existing) > 3 else "")
+        raise ValueError(f"{len(existing)} output file(s) exist ({first}); pass --overwrite to replace them, or choose another output")
+    return pairs
+
+
+def other_suffix(path: Path) -> str:
+    return ".pose" if path.suffix == ".parquet" else ".parquet"
