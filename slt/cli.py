@@ -384,7 +384,7 @@ def preprocess(
     Example: slt preprocess videos/ --out keypoints/ --workers 4
     On a Ray cluster: slt preprocess /shared/videos/ --out /shared/keypoints/ --ray auto
     """
-    from slt.keypoints.schema import check_model_complexity
+    from slt.keypoints.schema import check_extractor, check_model_complexity
     from slt.preprocess.extract_batch import plan_jobs, run_batch
 
     if not fps > 0:
@@ -394,6 +394,7 @@ def preprocess(
     if segments is not None and not segments.is_file():
         raise fail(f"no segments table {segments}")
     try:
+        check_extractor()
         check_model_complexity(model_complexity)
         jobs, failures = plan_jobs(inputs, segments, fps)
     except ValueError as e:

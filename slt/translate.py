@@ -34,9 +34,9 @@ import numpy as np
 
 from slt.data.normalize import PARTS, Normalizer
 from slt.keypoints.formats import KEYPOINT_SUFFIXES
-from slt.keypoints.frames import is_video
+from slt.keypoints.frames import is_video, silence_native_logs
 from slt.keypoints.io import Keypoints
-from slt.keypoints.schema import DEFAULT_PARTS
+from slt.keypoints.schema import DEFAULT_PARTS, check_extractor
 
 
 @dataclass
@@ -82,6 +82,7 @@ class ClipReader:
 
     def _extract(self, path: Path) -> Keypoints:
         if self._extractor is None:
+            check_extractor()  # the keypoint-only install has no MediaPipe
             from slt.keypoints.extract import HolisticExtractor
             from slt.preprocess.worker import default_workers
 
@@ -127,8 +128,6 @@ def read_clips(inputs: list[str]) -> list[ClipOutcome]:
 
 def _send_clips(inputs: list[str], connection) -> None:
     """The child process of `clips_read_in_child`."""
-    from slt.keypoints.extract import silence_native_logs
-
     silence_native_logs()  # every failure that matters comes back as an outcome
     connection.send(read_clips(inputs))
 

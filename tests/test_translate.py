@@ -43,6 +43,24 @@ def test_a_fresh_process_prints_the_sentence_alone(stage2_run, tiny_corpus):
 
 
 @pytest.mark.slow
+def test_without_mediapipe_keypoint_files_translate_and_videos_say_what_to_install(stage1_run, tiny_corpus, photo_video, tmp_path, monkeypatch):
+    """The keypoint-only install (no `extract` extra), as processes in which mediapipe cannot be imported:
+    keypoint files translate, a video and `slt preprocess` get one line naming what to install."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text("import sys\nsys.modules['mediapipe'] = None  # as if not installed\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))  # the translate command's child process too
+    clip = sorted((tiny_corpus / "keypoints" / "test").glob("*.parquet"))[0]
+    hypotheses = {row["name"]: row["hypothesis"] for row in csv.DictReader((stage1_run / "test.hypotheses.tsv").open(), delimiter="\t")}
+    install = "need MediaPipe, which is not installed: pip install 'slt[extract]'"
+    result = slt_process("translate", clip, photo_video, "--model", stage1_run)
+    assert result.returncode == 1 and result.stdout == f"{clip}: {hypotheses[f'test/{clip.stem}']}\n", result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {photo_video}: keypoints from videos") and install in result.stderr
+    result = slt_process("preprocess", photo_video, "--out", tmp_path / "keypoints")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and install in result.stderr, result.stderr
+    assert not (tmp_path / "keypoints").exists()
+
+
+@pytest.mark.slow
 def test_video_and_frame_folder_with_json_timings(stage2_run, photo_video, tmp_path):
     import cv2
 

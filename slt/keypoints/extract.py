@@ -17,7 +17,6 @@ hand landmarks come out the same, and each frame costs about a tenth less CPU ti
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -209,14 +208,6 @@ class HolisticGraph:
 
     def close(self) -> None:
         self._holistic.close()
-
-
-def silence_native_logs() -> None:
-    """Send what MediaPipe, TFLite and FFmpeg log from C++ (straight to file descriptor 2) to /dev/null:
-    for processes that extract for another one and report every failure that matters to it."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
 
 
 def as_source(clip: ClipSource | str | Path) -> ClipSource:

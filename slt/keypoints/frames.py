@@ -6,6 +6,7 @@ cannot be read raises `UnreadableClip` whose message says why, ready for a one-l
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,3 +132,11 @@ class FrameReader:
                 raise UnreadableClip("no frame could be decoded (corrupt or empty video)")
         finally:
             capture.release()
+
+
+def silence_native_logs() -> None:
+    """Send what MediaPipe, TFLite and FFmpeg log from C++ (straight to file descriptor 2) to /dev/null:
+    for processes that extract for another one and report every failure that matters to it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)

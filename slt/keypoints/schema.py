@@ -7,6 +7,8 @@ laid out part by part in `PARTS` order; a part that was not detected in a frame 
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
 FORMAT_VERSION = 1
@@ -72,6 +74,16 @@ def check_parts(parts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     if len(set(parts)) != len(parts):
         raise ValueError(f"landmark parts repeated in {list(parts)}")
     return tuple(p for p in PARTS if p in parts)
+
+
+def check_extractor() -> None:
+    """ValueError, one line, where MediaPipe is not installed (the keypoint-only install): said before any
+    video is opened, without importing it."""
+    if importlib.util.find_spec("mediapipe") is None:
+        raise ValueError(
+            "keypoints from videos and frames need MediaPipe, which is not installed: pip install 'slt[extract]' "
+            "(Python 3.10-3.12); keypoint files (.parquet, .pose) need nothing more"
+        )
 
 
 def check_model_complexity(model_complexity: int) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from slt.keypoints.frames import ClipSource, FrameReader, UnreadableClip
+from slt.keypoints.frames import ClipSource, FrameReader, UnreadableClip, silence_native_logs
 from slt.keypoints.io import Keypoints, read_parquet, write_parquet
 
 if TYPE_CHECKING:  # MediaPipe is imported by the workers only
@@ -54,7 +54,7 @@ def open_worker_extractor(face: bool, model_complexity: int) -> HolisticExtracto
     """The MediaPipe graph of one worker process (a local worker or a Ray actor), quiet and single-threaded."""
     import cv2
 
-    from slt.keypoints.extract import HolisticExtractor, silence_native_logs
+    from slt.keypoints.extract import HolisticExtractor
 
     # One process per core already keeps the machine busy; OpenCV's own threads would only compete.
     cv2.setNumThreads(1)
