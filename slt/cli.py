@@ -40,11 +40,9 @@ class ConsoleLog(logging.Handler):
         self.console = Console(stderr=True)  # stderr as it is when a record comes: a progress bar's, a test's
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if record.levelno >= logging.WARNING:
-            message = f"{record.levelname.lower()}: {message}"
-        style = "yellow" if record.levelno >= logging.WARNING else None
-        self.console.print(message, style=style, markup=False, highlight=False, soft_wrap=True)
+        warning = record.levelno >= logging.WARNING
+        message = f"{record.levelname.lower()}: {record.getMessage()}" if warning else record.getMessage()
+        self.console.print(message, style="yellow" if warning else None, markup=False, highlight=False, soft_wrap=True)
 
 
 def show_logs() -> None:

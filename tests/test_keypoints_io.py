@@ -138,6 +138,16 @@ def test_convert_a_folder_to_pose_and_back_keeps_points_mask_and_fps(tmp_path):
         np.testing.assert_allclose(back.points, kp.points, rtol=1e-6)
 
 
+def test_convert_a_folder_goes_past_a_corrupt_file_and_says_which(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_parquet(random_clip(), tmp_path / "in" / "good.parquet")
+    (tmp_path / "in" / "bad.parquet").write_bytes(b"PAR1 not really")
+    result = CliRunner().invoke(app, ["convert", str(tmp_path / "in"), str(tmp_path / "out")])
+    assert result.exit_code == 1 and result.stdout.startswith("converted 1 of 2 keypoint file(s)")
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {tmp_path / 'in' / 'bad.parquet'}: cannot convert")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.pose"]
+
+
 def test_convert_never_replaces_a_file_unasked_and_says_why_in_one_line(tmp_path):
     write_parquet(random_clip(), tmp_path / "clip.parquet")
     (tmp_path / "clip.pose").write_bytes(b"someone's file")
