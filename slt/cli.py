@@ -557,7 +557,7 @@ def live(
     model: Path = typer.Option(..., help="A run folder of either stage, or a hub id that `slt push` uploaded."),
     realtime: bool = typer.Option(False, "--realtime", help="Play a video file at its real pace, as a camera would give it."),
     cut: Cut = typer.Option("pause", help="pause: a sentence ends where both hands rest; window: fixed windows."),
-    pause: float = typer.Option(0.24, help="Seconds both hands rest that end a sentence (--cut pause)."),
+    pause: float = typer.Option(0.32, help="Seconds both hands rest that end a sentence (--cut pause)."),
     window: float = typer.Option(4.0, help="Seconds of each window (--cut window)."),
     overlap: float = typer.Option(0.0, help="Seconds each window shares with the one before (--cut window)."),
     beams: int = typer.Option(None, help="Beam size (unset: the run's eval.num_beams)."),

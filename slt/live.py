@@ -44,7 +44,10 @@ class LiveConfig:
     """How sentences are cut from a stream; seconds throughout."""
 
     cut: Cut = "pause"
-    pause: float = 0.24  # both hands at rest this long end a sentence (two clips of the corpus meet with 0.3-0.6 s of rest)
+    # Both hands at rest this long end a sentence. Two clips of the built-in corpus meet with 0.32-0.6 s of
+    # rest, and a few of its two-handed signs are made as low as the rest pose for 0.2-0.7 s: 0.24 s cuts
+    # twice as many sentences in two, 0.4 s misses boundaries (BENCHMARKS.md, "Live translation").
+    pause: float = 0.32
     margin: float = 0.16  # rest kept before and after a sentence's signing, as the training clips have
     max_sentence: float = 10.0  # a sentence is cut here (or at the model's longest input, if shorter)
     window: float = 4.0  # cut "window": each window's length
@@ -326,7 +329,7 @@ class Summary:
 
 
 def run(source: FrameSource, session: LiveSession, on_sentence) -> Summary:
-    """Translate `source` until it ends, calling `on_sentence(sentence)` as each is decoded."""
+    """Translate `source` until it ends or Ctrl-C stops it, calling `on_sentence(sentence)` as each is decoded."""
     processed = sentences = 0
     busy = last = 0.0
 
@@ -339,11 +342,14 @@ def run(source: FrameSource, session: LiveSession, on_sentence) -> Summary:
 
     source.start()
     try:
-        while (frame := source.next()) is not None:
-            tick, last = time.perf_counter(), frame[0]
-            decoded = session.frame(*frame)
-            processed, busy = processed + 1, busy + time.perf_counter() - tick
-            done(decoded)
+        try:
+            while (frame := source.next()) is not None:
+                tick, last = time.perf_counter(), frame[0]
+                decoded = session.frame(*frame)
+                processed, busy = processed + 1, busy + time.perf_counter() - tick
+                done(decoded)
+        except KeyboardInterrupt:  # how a camera's stream ends: the sentence being signed is still decoded
+            pass
         tick = time.perf_counter()
         decoded = session.finish()
         busy += time.perf_counter() - tick

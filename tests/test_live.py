@@ -44,7 +44,7 @@ def test_resting_needs_both_wrists_low_or_nobody_in_view():
 
 
 def test_rest_pauses_cut_sentences_with_their_margins():
-    # pause 0.24 s = 6 frames, margin 0.16 s = 4 frames at 25 fps
+    # pause 0.32 s = 8 frames, margin 0.16 s = 4 frames at 25 fps
     frames = stream((REST, 10), (SIGN, 30), (REST, 10), (SIGN, 20), (REST, 3), (SIGN, 10), (NOBODY, 12), (SIGN, 5))
     # The 3-frame rest is too short to end a sentence; the stream ends while the last one is signed.
     assert cuts(LiveConfig(), frames) == [(6, 44), (46, 87), (91, 100)]
