@@ -331,7 +331,7 @@ class Summary:
 def run(source: FrameSource, session: LiveSession, on_sentence) -> Summary:
     """Translate `source` until it ends or Ctrl-C stops it, calling `on_sentence(sentence)` as each is decoded."""
     processed = sentences = 0
-    busy = last = 0.0
+    busy = 0.0
 
     def done(decoded: list[Sentence]) -> None:
         nonlocal sentences
@@ -344,12 +344,13 @@ def run(source: FrameSource, session: LiveSession, on_sentence) -> Summary:
     try:
         try:
             while (frame := source.next()) is not None:
-                tick, last = time.perf_counter(), frame[0]
+                tick = time.perf_counter()
                 decoded = session.frame(*frame)
                 processed, busy = processed + 1, busy + time.perf_counter() - tick
                 done(decoded)
         except KeyboardInterrupt:  # how a camera's stream ends: the sentence being signed is still decoded
             pass
+        stream = source.seen / source.fps if source.file else source.clock()
         tick = time.perf_counter()
         decoded = session.finish()
         busy += time.perf_counter() - tick
@@ -357,5 +358,4 @@ def run(source: FrameSource, session: LiveSession, on_sentence) -> Summary:
     finally:
         source.close()
         session.close()
-    stream = last + 1 / source.fps if source.file else last
     return Summary(source.seen, processed, source.dropped, sentences, stream, busy)

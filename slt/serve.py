@@ -85,6 +85,11 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def internal_error(failure: Exception) -> str:
+    """The one line that reports a failure that is not the input's fault."""
+    return f"internal error: {type(failure).__name__}: {next(iter(str(failure).splitlines()), '')}"
+
+
 def make_app(translator: Translator, max_upload_mb: float = 100, max_seconds: float = 60) -> FastAPI:
     """The web app around `translator`; uploads over `max_upload_mb` MB or clips over `max_seconds` are refused."""
     max_bytes = int(max_upload_mb * 1024 * 1024)
@@ -132,7 +137,7 @@ def make_app(translator: Translator, max_upload_mb: float = 100, max_seconds: fl
             return error(bad.status, str(bad))
         except Exception as failure:  # a bug, or a resource that ran out: this request fails, the service goes on
             log.exception("translating an upload failed")
-            return error(500, f"internal error: {type(failure).__name__}: {next(iter(str(failure).splitlines()), '')}")
+            return error(500, internal_error(failure))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -171,7 +176,7 @@ class LiveStream:
         worker = asyncio.create_task(self.work())
         try:
             while (message := await self.socket.receive())["type"] != "websocket.disconnect":
-                if message.get("text") == "end":
+                if message.get("text") == "end" or worker.done():  # the worker only stops by failing
                     break
                 if message.get("bytes") is None:
                     await self.socket.send_json({"error": "send frames as binary messages, and the text message end to finish"})
@@ -191,6 +196,10 @@ class LiveStream:
                 await self.socket.close()
         except WebSocketDisconnect:
             pass
+        except Exception as failure:  # a bug, or a resource that ran out: this stream ends, the service goes on
+            log.exception("a live stream failed")
+            await self.socket.send_json({"error": internal_error(failure)})
+            await self.socket.close(1011)
         finally:
             self.ended = True
             self.ready.set()

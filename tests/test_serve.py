@@ -248,8 +248,8 @@ def frame_message(t: float, image) -> bytes:
 
 
 @pytest.mark.slow
-def test_live_mode_translates_the_real_clip_sent_frame_by_frame_and_answers_bad_frames(served, signing_clip):
-    client, _, _ = served
+def test_live_mode_translates_the_real_clip_sent_frame_by_frame_and_answers_bad_frames(served, signing_clip, monkeypatch):
+    client, _, translator = served
     capture = cv2.VideoCapture(str(signing_clip))
     frames = []
     while (read := capture.read())[0]:
@@ -279,4 +279,16 @@ def test_live_mode_translates_the_real_clip_sent_frame_by_frame_and_answers_bad_
     counts = message["summary"]
     assert counts["frames"] == len(frames) + 1 and counts["processed"] + counts["dropped"] == len(frames)
     assert counts["processed"] > 0 and counts["sentences"] == len(sentences)
+
+    # A bug inside: the stream ends with one line, and the service goes on.
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(translator.model, "embed", boom)
+    with client.websocket_connect("/live") as socket:
+        for i, image in enumerate(frames[:10]):
+            socket.send_bytes(frame_message(i / 30, image))
+        socket.send_text("end")
+        assert socket.receive_json() == {"error": "internal error: RuntimeError: boom"}
+    monkeypatch.undo()
     assert_up_and_clean(client)
