@@ -588,7 +588,7 @@ def live(
     except ValueError as e:
         raise fail(str(e))
     try:
-        translator = Translator.from_pretrained(model)
+        session = LiveSession(Translator.from_pretrained(model), config, beams)
     except (OSError, ValueError) as e:  # slt.model.llm.LLMUnavailableError is an OSError
         frames.close()
         raise fail(f"cannot use the model {model}: {e}")
@@ -597,7 +597,7 @@ def live(
         line = json.dumps(sentence.as_dict(), ensure_ascii=False) if json_output else f"[{sentence.start:7.2f} - {sentence.end:7.2f}] {sentence.text}"
         typer.echo(line)
 
-    summary = run(frames, LiveSession(translator, config, beams), show)
+    summary = run(frames, session, show)
     typer.echo(summary.line(), err=True)
 
 

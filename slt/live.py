@@ -11,9 +11,10 @@ The other way, fixed windows (optionally overlapping), cuts through signs and, w
 translates the signs they share twice: on the built-in corpus it scores far lower (BENCHMARKS.md, "Live
 translation"). With pauses, a sentence is also decoded while its signer rests, when there is time to spare.
 
-Keeping up: extraction runs at about the pace of a 25-fps stream on one core, and decoding a sentence takes
-a while, so frames that come while the previous one is being processed are dropped (`FrameSource` keeps the
-newest only) and counted; the resampler fills the gaps by interpolating between the frames kept.
+Keeping up: MediaPipe takes about as long as a frame of a 25-fps stream lasts (40-60 ms on 2 busy cores),
+and decoding a sentence takes a while more, so frames that come while the one before is being processed
+are dropped (`FrameSource` keeps the newest only) and counted; the resampler fills the gaps by interpolating
+between the frames kept. On the built-in corpus, keeping 40 % of the frames costs 2 BLEU-4.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from slt.data.normalize import LEFT_SHOULDER, LEFT_WRIST, RIGHT_SHOULDER, RIGHT_
 from slt.keypoints.frames import is_video
 from slt.translate import Translator
 
-# A wrist this many shoulder widths below the shoulder line is down, at rest (the built-in corpus's rest
-# pose is 1.6; its signs reach down to about 0.9).
+# A wrist this many shoulder widths below the shoulder line is down, at rest: the built-in corpus's rest pose
+# is at 1.6, nearly all of its signs above 0.9 (a few two-handed ones as low as the rest pose, briefly).
 REST_DEPTH = 1.2
 DEFAULT_FPS = 25.0  # the run's frame rate when its keypoints.json does not say (the built-in corpus's)
 
@@ -56,12 +57,12 @@ class LiveConfig:
     def __post_init__(self):
         if self.cut not in ("pause", "window"):
             raise ValueError(f"cut must be pause or window, got {self.cut!r}")
+        if not min(self.pause, self.window, self.max_sentence) > 0:
+            raise ValueError(f"pause, window and max_sentence must be positive, got {self.pause}, {self.window}, {self.max_sentence}")
         if not 0 < self.margin <= self.pause:
             raise ValueError(f"margin must be positive and at most pause ({self.pause}), got {self.margin}")
         if not 0 <= self.overlap < self.window:
             raise ValueError(f"overlap must be at least 0 and less than window ({self.window}), got {self.overlap}")
-        if self.max_sentence <= 0:
-            raise ValueError(f"max_sentence must be positive, got {self.max_sentence}")
 
 
 @dataclass
@@ -175,6 +176,8 @@ class LiveSession:
     def __init__(self, translator: Translator, config: LiveConfig | None = None, beams: int | None = None, extract: bool = True):
         """`extract`: make the MediaPipe graph now (for `frame`), and warm it up on a blank frame: its first
         frame takes half a second, which would otherwise drop the stream's first frames."""
+        if translator.config.model.input != "keypoints":
+            raise ValueError(f"{translator.run_dir} is a gloss-oracle run: it reads glosses, not video")
         self.translator, self.config, self.beams = translator, config or LiveConfig(), beams
         self.fps = float(translator.keypoints_info.get("fps") or DEFAULT_FPS)
         self.resampler = Resampler(self.fps)
@@ -218,11 +221,11 @@ class LiveSession:
     def _translate(self, spans: list[tuple[int, int]]) -> list[Sentence]:
         sentences = []
         for start, stop in spans:
-            tick = time.perf_counter()
-            try:
-                result = self.translator(np.stack(self.frames[start - self.first : stop - self.first]), fps=self.fps, beams=self.beams)
-            except ValueError:  # nobody in view in any of its frames
+            points = np.stack(self.frames[start - self.first : stop - self.first])
+            if np.isnan(points[:, 0]).all():  # nobody in view in any of its frames (a window's)
                 continue
+            tick = time.perf_counter()
+            result = self.translator(points, fps=self.fps, beams=self.beams)
             start_time, end_time = self.resampler.time(start), self.resampler.time(stop)
             sentences.append(Sentence(start_time, end_time, result.text, time.perf_counter() - tick))
         return sentences

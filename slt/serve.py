@@ -156,7 +156,12 @@ def make_app(translator: Translator, max_upload_mb: float = 100, max_seconds: fl
             return await socket.close(1013)
         async with live_session:  # taken before the socket is accepted: a second one that connects after is refused
             await socket.accept()
-            await LiveStream(socket, await run_in_threadpool(LiveSession, translator)).run()
+            try:
+                session = await run_in_threadpool(LiveSession, translator)
+            except ValueError as bad:  # a gloss-oracle run
+                await socket.send_json({"error": str(bad)})
+                return await socket.close(1011)
+            await LiveStream(socket, session).run()
 
     return app
 

@@ -67,7 +67,12 @@ def test_windows_with_and_without_overlap_skip_windows_where_nobody_signs():
 
 @pytest.mark.parametrize(
     "settings, words",
-    [({"cut": "words"}, "cut must be pause or window"), ({"margin": 0.5}, "margin must be"), ({"overlap": 4.0}, "overlap must be")],
+    [
+        ({"cut": "words"}, "cut must be pause or window"),
+        ({"pause": 0}, "pause, window and max_sentence must be positive"),
+        ({"margin": 0.5}, "margin must be"),
+        ({"overlap": 4.0}, "overlap must be"),
+    ],
 )
 def test_bad_settings_say_which(settings, words):
     with pytest.raises(ValueError, match=words):
