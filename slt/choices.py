@@ -18,4 +18,5 @@ Finetune = Literal["lora", "full", "frozen"]  # stage 2's LLM
 Arch = Literal["causal", "seq2seq"]  # `slt make-llm`: `slt.model.make_llm.ARCHITECTURES`
 Style = Literal["clean", "realistic"]  # `slt synth`: `slt.synth.STYLES`
 Tracker = Literal["tensorboard", "wandb", "mlflow", "trackio"]  # `slt train --report-to`: Accelerate's trackers
+Cut = Literal["pause", "window"]  # `slt live`: where sentences are cut from a stream (`slt.live.Segmenter`)
 By = Literal["signer"]  # `slt evaluate --by`: what to score separately

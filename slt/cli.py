@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand
 
-from slt.choices import AdapterInput, Arch, By, Finetune, Freeze, Input, Optimizer, Preset, Style
+from slt.choices import AdapterInput, Arch, By, Cut, Finetune, Freeze, Input, Optimizer, Preset, Style
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -617,6 +617,56 @@ def serve(
         raise fail(f"cannot use the model {model}: {e}")
     typer.echo(f"translating with {model} at http://{host}:{port}/ (API docs at /docs); Ctrl-C stops", err=True)
     uvicorn.run(make_app(translator, max_upload_mb, max_seconds), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def live(
+    source: str = typer.Argument("0", help="A camera index, a stream URL OpenCV can open, or a video file."),
+    model: Path = typer.Option(..., help="A run folder of either stage, or a hub id that `slt push` uploaded."),
+    realtime: bool = typer.Option(False, "--realtime", help="Play a video file at its real pace, as a camera would give it."),
+    cut: Cut = typer.Option("pause", help="pause: a sentence ends where both hands rest; window: fixed windows."),
+    pause: float = typer.Option(0.32, help="Seconds both hands rest that end a sentence (--cut pause)."),
+    window: float = typer.Option(4.0, help="Seconds of each window (--cut window)."),
+    overlap: float = typer.Option(0.0, help="Seconds each window shares with the one before (--cut window)."),
+    beams: int = typer.Option(None, help="Beam size (unset: the run's eval.num_beams)."),
+    json_output: bool = typer.Option(False, "--json", help="One JSON line per sentence: start, end, text, seconds, delay."),
+):
+    """Translate a camera, a stream or a video as it plays: each sentence printed with its start and end time
+    (seconds of the stream) as soon as it is decoded, and a summary at the end on stderr.
+
+    Frames that come while the one before is still being processed are dropped (counted in the summary).
+    Ctrl-C stops.
+
+    Example: slt live --model runs/s2 0          (the first camera)
+             slt live --model runs/s2 clip.mp4 --realtime --json
+    """
+    import json
+
+    from slt.live import FrameSource, LiveConfig, LiveSession, run
+    from slt.translate import Translator
+
+    if beams is not None and beams < 1:
+        raise fail(f"--beams must be at least 1, got {beams}")
+    try:
+        config = LiveConfig(cut=cut, pause=pause, margin=min(pause, LiveConfig.margin), window=window, overlap=overlap)
+    except ValueError as e:
+        raise fail(f"{e} (see `slt live --help`)")
+    try:
+        frames = FrameSource(source, realtime)  # first: a bad source is said before the model loads
+    except ValueError as e:
+        raise fail(str(e))
+    try:
+        session = LiveSession(Translator.from_pretrained(model), config, beams)
+    except (OSError, ValueError) as e:  # slt.model.llm.LLMUnavailableError is an OSError
+        frames.close()
+        raise fail(f"cannot use the model {model}: {e}")
+
+    def show(sentence) -> None:
+        line = json.dumps(sentence.as_dict(), ensure_ascii=False) if json_output else f"[{sentence.start:7.2f} - {sentence.end:7.2f}] {sentence.text}"
+        typer.echo(line)
+
+    summary = run(frames, session, show)
+    typer.echo(summary.line(), err=True)
 
 
 def main() -> None:

@@ -13,12 +13,21 @@ driven here, because Starlette's own spools large files into the system's temp f
 Bad input gets a 4xx response `{"error": "one line"}`; anything else that goes wrong, a 500 with one line,
 logged, and the service goes on. Not covered: a crash inside MediaPipe's native code ends the process,
 since a `Translator` extracts in its own process.
+
+The page's live mode is a WebSocket, `/live`: the page sends camera frames, the server runs a
+`slt.live.LiveSession` on them and sends each sentence back as it is decoded (see `live`). One live
+session at a time (each holds a MediaPipe graph, and one keeps a core busy); frames are at most
+`LIVE_FRAME_MB` MB and `LIVE_MAX_SIDE` pixels a side, at most `LIVE_MAX_FPS` a second are taken, and
+frames that come while the one before is still being processed are dropped, as `slt live` drops them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import shutil
+import struct
 import tempfile
 import time
 import zipfile
@@ -26,8 +35,9 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
+import cv2
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from python_multipart import create_form_parser
@@ -38,9 +48,14 @@ from slt.keypoints.formats import KEYPOINT_SUFFIXES
 from slt.keypoints.frames import IMAGE_EXTENSIONS, ClipSource, FrameReader, frame_images, is_video
 from slt.keypoints.io import Keypoints
 from slt.keypoints.schema import PART_SPECS, part_slices
+from slt.live import LiveSession
 from slt.translate import ClipReader, Translation, Translator
 
 log = logging.getLogger("slt.serve")
+
+LIVE_FRAME_MB = 1  # a 1280x720 JPEG is 0.1-0.3 MB
+LIVE_MAX_SIDE = 1920
+LIVE_MAX_FPS = 30  # frames closer together than this are dropped before they are decoded
 
 # The request body as OpenAPI describes it: the endpoint reads the stream itself (see the module docstring).
 UPLOAD_BODY = {
@@ -69,6 +84,11 @@ class BadInput(Exception):
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def internal_error(failure: Exception) -> str:
+    """The one line that reports a failure that is not the input's fault."""
+    return f"internal error: {type(failure).__name__}: {next(iter(str(failure).splitlines()), '')}"
 
 
 def make_app(translator: Translator, max_upload_mb: float = 100, max_seconds: float = 60) -> FastAPI:
@@ -118,11 +138,120 @@ def make_app(translator: Translator, max_upload_mb: float = 100, max_seconds: fl
             return error(bad.status, str(bad))
         except Exception as failure:  # a bug, or a resource that ran out: this request fails, the service goes on
             log.exception("translating an upload failed")
-            return error(500, f"internal error: {type(failure).__name__}: {next(iter(str(failure).splitlines()), '')}")
+            return error(500, internal_error(failure))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
+    live_session = asyncio.Lock()
+
+    @app.websocket("/live")
+    async def live(socket: WebSocket) -> None:
+        """Live translation of a stream of frames. Each binary message is one frame: its time in seconds
+        since the stream began (8 bytes, a little-endian float64), then the image (JPEG or PNG). The text
+        message `end` ends the stream. Sent back as JSON: `{"sentence": {"start", "end", "text", "seconds"}}`
+        as each is decoded, `{"error": "one line"}` for a frame that cannot be used (the stream goes on),
+        and at the end `{"summary": {"frames", "processed", "dropped", "sentences"}}`, then the socket closes."""
+        if live_session.locked():
+            await socket.accept()
+            await socket.send_json({"error": "another live session is running; try again when it ends"})
+            return await socket.close(1013)
+        async with live_session:  # taken before the socket is accepted: a second one that connects after is refused
+            await socket.accept()
+            try:
+                session = await run_in_threadpool(LiveSession, translator)
+            except ValueError as bad:  # a gloss-oracle run
+                await socket.send_json({"error": str(bad)})
+                return await socket.close(1011)
+            await LiveStream(socket, session).run()
+
     return app
+
+
+class LiveStream:
+    """One `/live` connection: messages are read as they come; the newest frame waits while the one before
+    is processed in a worker thread, and a frame it replaces is dropped."""
+
+    def __init__(self, socket: WebSocket, session: LiveSession):
+        self.socket, self.session = socket, session
+        self.waiting: tuple[float, np.ndarray] | None = None
+        self.ready, self.ended = asyncio.Event(), False
+        self.last = -math.inf  # the latest frame time taken
+        self.counts = {"frames": 0, "processed": 0, "dropped": 0, "sentences": 0}
+
+    async def run(self) -> None:
+        worker = asyncio.create_task(self.work())
+        try:
+            while (message := await self.socket.receive())["type"] != "websocket.disconnect":
+                if message.get("text") == "end" or worker.done():  # the worker only stops by failing
+                    break
+                if message.get("bytes") is None:
+                    await self.socket.send_json({"error": "send frames as binary messages, and the text message end to finish"})
+                    continue
+                try:
+                    self.take(message["bytes"])
+                except BadInput as bad:
+                    await self.socket.send_json({"error": str(bad)})
+            else:  # the page went away: what is left is not wanted
+                self.waiting = None
+            self.ended = True
+            self.ready.set()
+            await worker
+            if message["type"] != "websocket.disconnect":
+                await self.send(await run_in_threadpool(self.session.finish))
+                await self.socket.send_json({"summary": self.counts})
+                await self.socket.close()
+        except WebSocketDisconnect:
+            pass
+        except Exception as failure:  # a bug, or a resource that ran out: this stream ends, the service goes on
+            log.exception("a live stream failed")
+            await self.socket.send_json({"error": internal_error(failure)})
+            await self.socket.close(1011)
+        finally:
+            self.ended = True
+            self.ready.set()
+            await asyncio.gather(worker, return_exceptions=True)  # its frame done before the graph closes
+            self.session.close()
+
+    def take(self, message: bytes) -> None:
+        """Make the frame of `message` the one waiting (the one it replaces is dropped); BadInput if it is not a frame."""
+        if len(message) > LIVE_FRAME_MB * 2**20:
+            raise BadInput(413, f"a frame is larger than {LIVE_FRAME_MB} MB")
+        if len(message) < 9:
+            raise BadInput(422, "a frame is its time (8 bytes, float64) followed by a JPEG or PNG image")
+        (t,) = struct.unpack("<d", message[:8])
+        if not math.isfinite(t) or t <= self.last:
+            raise BadInput(422, f"frame times must increase, got {t} after {self.last}")
+        self.counts["frames"] += 1
+        if t - self.last < 1 / LIVE_MAX_FPS:
+            self.counts["dropped"] += 1
+            return
+        image = cv2.imdecode(np.frombuffer(message, np.uint8, offset=8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise BadInput(422, "a frame's image cannot be decoded (send JPEG or PNG)")
+        if max(image.shape[:2]) > LIVE_MAX_SIDE:
+            raise BadInput(413, f"a frame is larger than {LIVE_MAX_SIDE} pixels a side")
+        self.last = t
+        self.counts["dropped"] += self.waiting is not None
+        self.waiting = (t, cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        self.ready.set()
+
+    async def work(self) -> None:
+        """Process the waiting frame, over and over, until the stream ends and none is waiting."""
+        while True:
+            await self.ready.wait()
+            self.ready.clear()
+            while self.waiting is not None:
+                frame, self.waiting = self.waiting, None
+                sentences = await run_in_threadpool(self.session.frame, *frame)
+                self.counts["processed"] += 1
+                await self.send(sentences)
+            if self.ended:
+                return
+
+    async def send(self, sentences) -> None:
+        for sentence in sentences:
+            self.counts["sentences"] += 1
+            await self.socket.send_json({"sentence": {k: v for k, v in sentence.as_dict().items() if k != "delay"}})
 
 
 async def receive_upload(request: Request, folder: Path, max_bytes: int) -> tuple[str, Path]:

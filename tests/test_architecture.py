@@ -16,7 +16,7 @@ LEVELS = [
     {"model": ("slt.model",), "synth": ("slt.synth",)},
     {"train/run": ("slt.config", "slt.train", "slt.run")},
     {"stages": ("slt.stage1", "slt.stage2")},
-    {"translate": ("slt.translate", "slt.hub", "slt.serve")},
+    {"translate": ("slt.translate", "slt.hub", "slt.serve", "slt.live")},
     {"package": ("slt",)},  # slt/__init__.py: `from slt import Translator`, imported on first use
     {"cli": ("slt.cli",)},
 ]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import shutil
+import struct
 import time
 import zipfile
 from collections.abc import Iterator
@@ -227,5 +229,66 @@ def test_the_page_translates_the_real_clip_draws_its_skeleton_and_shows_errors(s
             browser.call("POST", f"/element/{browser.element('#record')}/click", {})
             error = browser.wait_for("return document.getElementById('error').textContent")
             assert error == "no person detected in any frame"
+
+            # Live from the (fake) camera: frames go over the WebSocket until stopped, then the summary comes.
+            browser.call("POST", f"/element/{browser.element('#live')}/click", {})
+            browser.wait_for("return document.getElementById('state').textContent.startsWith('live')", 20)
+            time.sleep(2)
+            browser.call("POST", f"/element/{browser.element('#live')}/click", {})
+            summary = browser.wait_for("return document.getElementById('details').textContent")
+            assert re.fullmatch(r"(\d+) frames sent, [1-9]\d* processed, \d+ dropped; 0 sentences", summary), summary
+            assert int(summary.split()[0]) >= 10 and browser.run("return document.getElementById('error').textContent") == ""
     finally:
         browser.close()
+
+
+def frame_message(t: float, image) -> bytes:
+    """A `/live` frame: its time as a little-endian float64, then the image as JPEG."""
+    return struct.pack("<d", t) + cv2.imencode(".jpg", image)[1].tobytes()
+
+
+@pytest.mark.slow
+def test_live_mode_translates_the_real_clip_sent_frame_by_frame_and_answers_bad_frames(served, signing_clip, monkeypatch):
+    client, _, translator = served
+    capture = cv2.VideoCapture(str(signing_clip))
+    frames = []
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    capture.release()
+    with client.websocket_connect("/live") as socket:
+        with client.websocket_connect("/live") as second:  # one live session at a time
+            assert "another live session is running" in second.receive_json()["error"]
+        socket.send_bytes(b"\0" * 4)
+        assert "a frame is its time" in socket.receive_json()["error"]
+        socket.send_bytes(struct.pack("<d", 0.0) + b"not an image")
+        assert "cannot be decoded" in socket.receive_json()["error"]
+        socket.send_bytes(struct.pack("<d", 0.01) + b"\xff" * (1024 * 1024))
+        assert "larger than 1 MB" in socket.receive_json()["error"]
+        for i, image in enumerate(frames):  # at the clip's pace, 30 frames a second
+            socket.send_bytes(frame_message(i / 30, image))
+            time.sleep(1 / 30)
+        socket.send_bytes(frame_message(0.5, frames[0]))
+        assert "frame times must increase" in socket.receive_json()["error"]
+        socket.send_text("end")
+        messages = []
+        while "summary" not in (message := socket.receive_json()):
+            messages.append(message)
+    sentences = [m["sentence"] for m in messages]
+    assert sentences and len(sentences) == len(messages), messages  # no error among them
+    assert all(set(s) == {"start", "end", "text", "seconds"} and 0 <= s["start"] < s["end"] <= 2.0 for s in sentences)
+    counts = message["summary"]
+    assert counts["frames"] == len(frames) + 1 and counts["processed"] + counts["dropped"] == len(frames)
+    assert counts["processed"] > 0 and counts["sentences"] == len(sentences)
+
+    # A bug inside: the stream ends with one line, and the service goes on.
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(translator.model, "embed", boom)
+    with client.websocket_connect("/live") as socket:
+        for i, image in enumerate(frames[:10]):
+            socket.send_bytes(frame_message(i / 30, image))
+        socket.send_text("end")
+        assert socket.receive_json() == {"error": "internal error: RuntimeError: boom"}
+    monkeypatch.undo()
+    assert_up_and_clean(client)

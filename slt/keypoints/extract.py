@@ -187,16 +187,18 @@ class HolisticGraph:
         """`[T, J, 3]` landmarks of every frame `reader` yields, tracked from the first frame on."""
         if self._tracking:
             self._holistic.reset()  # no tracking state from the previous clip
-        self._tracking = True
         frames = []
         for frame in reader:
-            frames.append(self._landmarks(self._holistic.process(frame)))
+            frames.append(self.frame(frame))
             if on_frame:
                 on_frame()
         return np.stack(frames) if frames else np.empty((0, self.joints, 3), np.float32)
 
-    def _landmarks(self, results) -> np.ndarray:
-        """One frame's `[J, 3]` landmarks, NaN for every part Holistic did not find."""
+    def frame(self, image: np.ndarray) -> np.ndarray:
+        """The `[J, 3]` landmarks of one RGB frame, tracked from the frames given before it (a stream's next
+        frame); NaN for every part Holistic did not find."""
+        self._tracking = True
+        results = self._holistic.process(image)
         rows = []
         for part, size in self._sizes.items():
             found = getattr(results, RESULT_FIELDS[part])
