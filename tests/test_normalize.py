@@ -146,7 +146,7 @@ def test_mirroring_reads_a_left_handed_clip_like_its_right_handed_twin(tiny_corp
     pose, slices = schema.POSE, schema.part_slices(schema.DEFAULT_PARTS)
     twin = [pose.index(name.replace("left", "@").replace("right", "left").replace("@", "right")) for name in pose]
     order = np.r_[twin, np.arange(slices["right_hand"].start, slices["right_hand"].stop), np.arange(slices["left_hand"].start, slices["left_hand"].stop)]
-    on, off = Normalizer(NormalizeConfig(mirror_left_handed=True)), Normalizer()
+    on, off = Normalizer(), Normalizer(NormalizeConfig(mirror_left_handed=False))
     for path in sorted((tiny_corpus / "keypoints" / "train").glob("*.parquet"))[:4]:
         points = read_parquet(path).select(schema.DEFAULT_PARTS).points
         flipped = points[:, order].copy()

@@ -47,8 +47,9 @@ class NormalizeConfig:
     # asked for; then pose depth is taken from the shoulder midpoint, hand depth from the hand's wrist.
     use_z: bool = False
     # Mirror a clip whose left hand leads (`left_handed`): swap left and right and flip x, so that a
-    # left-handed signer's signs look like a right-handed signer's.
-    mirror_left_handed: bool = False
+    # left-handed signer's signs look like a right-handed signer's. Runs saved before this existed load
+    # with it off (`slt.run.load_config`), as they were trained.
+    mirror_left_handed: bool = True
 
     def __post_init__(self):
         for key, value in vars(self).items():
