@@ -55,7 +55,7 @@ def test_normalize_and_augment_are_typed_and_config_json_keeps_its_shape(tmp_pat
     path = tmp_path / "run.yaml"
     path.write_text("data: {augment: null, normalize: {hand_offsets: false}}\n")
     saved = resolve(path).to_dict()
-    assert saved["data"]["augment"] is None and saved["data"]["normalize"] == {"upper_body": True, "hand_offsets": False, "use_z": False, "mirror_left_handed": True}
+    assert saved["data"]["augment"] is None and saved["data"]["normalize"] == {"upper_body": True, "hand_offsets": False, "hand_scale": False, "use_z": False, "mirror_left_handed": True}
     assert json.loads(json.dumps(from_dict(RunConfig, saved).to_dict())) == json.loads(json.dumps(saved))
 
 
