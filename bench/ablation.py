@@ -5,10 +5,10 @@ Four runs with the same data, config and seed, scored on test with the best dev 
 2. stage 2 (factorized, the paper's method): the stage-1 encoder frozen, MLP adapter, made LLM;
 3. joint: encoder, adapter and the same LLM trained together from scratch, no stage 1 (Table 4);
 4. stage 2 without stage 1: a randomly initialized frozen encoder, adapter and LLM (Table 5).
-The LLM is built first with `slt make-llm` from the corpus's training sentences, plus with
-`--llm-sentences N` N more sentences of the toy language (text only, never a dev or test sentence): a real
-LLM knows far more language than a signed corpus holds, which is where the paper's stage 2 gains. Results
-go to BENCHMARKS.md, section "## Ablation: factorized vs joint".
+The LLM is built first with `slt make-llm` from the corpus's training sentences, plus the corpus's
+text.txt when `slt synth --text N` wrote one (N more sentences of the toy language, none a dev or test one):
+a real LLM knows far more language than a signed corpus holds, which is where the paper's stage 2 gains.
+Results go to BENCHMARKS.md, section "## Ablation: factorized vs joint".
 
     python -m bench.ablation --corpus data/synth --config configs/stage1_cpu.yaml
 """
@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from bench.report import write_section
@@ -30,8 +29,6 @@ from slt import stage1, stage2
 from slt.config import resolve
 from slt.metrics import Scores
 from slt.model.make_llm import MakeLLMConfig, make_llm, read_corpus
-from slt.synth import language
-from slt.data.annotations import read_annotations
 
 SECTION = "## Ablation: factorized vs joint"
 
@@ -46,7 +43,6 @@ def main() -> None:
     parser.add_argument("--lr-llm", type=float, default=None)
     parser.add_argument("--stage1-epochs", type=int, default=None, help="default: the config's")
     parser.add_argument("--stage2-epochs", type=int, default=None, help="default: the config's")
-    parser.add_argument("--llm-sentences", type=int, default=0, help="pre-train the LLM on this many more toy-language sentences")
     parser.add_argument("--llm-steps", type=int, default=MakeLLMConfig.steps)
     parser.add_argument("--report", type=Path, default=Path("BENCHMARKS.md"))
     args = parser.parse_args()
@@ -55,7 +51,8 @@ def main() -> None:
     data = {"data.data": str(args.corpus / "keypoints"), "data.annotations": [annotations]}
     start = time.perf_counter()
     llm = args.out / f"llm-{args.arch}"
-    texts = read_corpus([annotations]) + more_sentences(args.llm_sentences, read_annotations(annotations))
+    more = args.corpus / "text.txt"
+    texts = read_corpus([annotations, *([more] if more.is_file() else [])])
     summary = make_llm(llm, texts, MakeLLMConfig(arch=args.arch, steps=args.llm_steps))
     llm_minutes = (time.perf_counter() - start) / 60
 
@@ -73,28 +70,16 @@ def main() -> None:
         start = time.perf_counter()
         metrics = module.train(config, args.out / folder)
         results[name] = (Scores.from_dict(metrics["test"]), config.optim.epochs, metrics["dev"]["epoch"], (time.perf_counter() - start) / 60)
-    write_report(args, summary, llm_minutes, results)
+    write_report(args, summary, llm_minutes, results, len(texts) - len(read_corpus([annotations])))
 
 
-def more_sentences(count: int, samples: list) -> list[str]:
-    """`count` new sentences of the toy language, none of them a dev or test sentence of the corpus: text
-    for the LLM beyond the signed sentences, as the paper's mBART knows far more language than PHOENIX."""
-    held_out = {s.text for s in samples if s.split != "train"}
-    rng, sentences = np.random.default_rng(1), []
-    while len(sentences) < count:
-        text = language.sentence(rng)[1]
-        if text not in held_out:
-            sentences.append(text)
-    return sentences
-
-
-def write_report(args: argparse.Namespace, llm: dict, llm_minutes: float, results: dict) -> None:
+def write_report(args: argparse.Namespace, llm: dict, llm_minutes: float, results: dict, more: int) -> None:
     rows = "\n".join(
         f"| {name} | {s.bleu4:.2f} | {s.rouge_l:.2f} | {s.bleu1:.2f} | {s.chrf:.2f} | {epochs} ({best}) | {minutes:.1f} |"
         for name, (s, epochs, best, minutes) in results.items()
     )
     signature = next(iter(results.values()))[0].signature
-    more = f" and {args.llm_sentences} more sentences of the toy language, none a dev or test one," if args.llm_sentences else ""
+    more = f" and its text.txt ({more} more sentences of the toy language, none a dev or test one)," if more else ""
     text = f"""{SECTION}
 
 `python -m bench.ablation {" ".join(sys.argv[1:])}`

@@ -85,6 +85,10 @@ def synth(
         None, help="clean: citation-form signs (the toy corpus's default); realistic: coarticulation, signer habits, "
         "per-clip framing, left-handed signers, noise (the default with --from-table)."
     ),
+    text: int = typer.Option(
+        0, help="Also write OUT/text.txt: this many more toy-language sentences (none a dev or test one), text "
+        "for `slt make-llm --corpus` to learn more language than the signed sentences hold."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if an earlier `slt synth` wrote it."),
 ):
     """Write the built-in example corpus: synthetic signers signing a toy sign language.
@@ -98,22 +102,32 @@ def synth(
 
     start = time.perf_counter()
     try:
-        if min(train, dev, test) < 0 or signers < 1:
-            raise ValueError("--train, --dev and --test must be >= 0 and --signers >= 1")
+        if min(train, dev, test, text) < 0 or signers < 1:
+            raise ValueError("--train, --dev, --test and --text must be >= 0 and --signers >= 1")
+        if text and from_table:
+            raise ValueError("--text writes sentences of the toy language; give a table's own monolingual text to `slt make-llm --corpus` instead")
         check_output_folder(out, "a corpus written by `slt synth`", is_synth_corpus, overwrite)
         if from_table:
             clips = [clip for path in from_table for clip in synthesis.table_clips(path, signers)]
         else:
             clips = synthesis.toy_clips(train, dev, test, signers, seed)
         style = style or ("realistic" if from_table else "clean")
-        write = lambda tmp: synthesis.write_corpus(tmp, clips, seed=seed, progress=True, style=style)  # noqa: E731
+        texts = synthesis.toy_text(text, clips, seed)
+
+        def write(tmp: Path) -> synthesis.Summary:
+            if texts:
+                (Path(tmp) / "text.txt").write_text("".join(f"{t}\n" for t in texts), encoding="utf-8")
+            return synthesis.write_corpus(tmp, clips, seed=seed, progress=True, style=style)
+
         summary = atomic_write(out, write, folder=True)  # a temp folder, renamed to OUT once complete
     except (OSError, ValueError) as e:
         raise fail(str(e))
     counts = ", ".join(f"{n} {split}" for split, n in summary.clips.items())
     typer.echo(
         f"wrote {counts} clips ({summary.frames / synthesis.FPS / 60:.1f} min at {synthesis.FPS:g} fps), "
-        f"{summary.signs} signs, {summary.signers} signers ({summary.left_handed} left-handed) to {out} in {time.perf_counter() - start:.0f} s"
+        f"{summary.signs} signs, {summary.signers} signers ({summary.left_handed} left-handed)"
+        + (f" and {len(texts)} more sentences to text.txt" if texts else "")
+        + f" to {out} in {time.perf_counter() - start:.0f} s"
     )
 
 

@@ -106,7 +106,11 @@ def load_config(run_dir: str | Path) -> RunConfig:
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
     try:
-        return from_dict(RunConfig, json.loads(path.read_text()))
+        saved = json.loads(path.read_text())
+        normalize = saved.get("data", {}).get("normalize")
+        if isinstance(normalize, dict):  # saved before mirroring existed, so trained without it
+            normalize.setdefault("mirror_left_handed", False)
+        return from_dict(RunConfig, saved)
     except ValueError as error:  # JSON's own errors are ValueErrors too
         raise ValueError(f"{path} is damaged or not an slt run config: {error}") from None
 

@@ -10,14 +10,15 @@ from slt.keypoints import schema
 from slt.keypoints.io import Keypoints, write_parquet
 
 # Rest pose in image coordinates (x right, y down), a signer centred in a portrait frame.
+# A right-handed signer at rest: the right arm held higher (slt.data.normalize.left_handed).
 POSE_REST = {
     "nose": (0.50, 0.20), "left_eye_inner": (0.48, 0.18), "left_eye": (0.47, 0.18), "left_eye_outer": (0.46, 0.18),
     "right_eye_inner": (0.52, 0.18), "right_eye": (0.53, 0.18), "right_eye_outer": (0.54, 0.18),
     "left_ear": (0.44, 0.19), "right_ear": (0.56, 0.19), "mouth_left": (0.48, 0.23), "mouth_right": (0.52, 0.23),
     "left_shoulder": (0.38, 0.35), "right_shoulder": (0.62, 0.35), "left_elbow": (0.34, 0.50),
-    "right_elbow": (0.66, 0.50), "left_wrist": (0.40, 0.62), "right_wrist": (0.60, 0.62),
-    "left_pinky": (0.41, 0.66), "right_pinky": (0.59, 0.66), "left_index": (0.42, 0.66), "right_index": (0.58, 0.66),
-    "left_thumb": (0.43, 0.64), "right_thumb": (0.57, 0.64), "left_hip": (0.42, 0.80), "right_hip": (0.58, 0.80),
+    "right_elbow": (0.66, 0.44), "left_wrist": (0.40, 0.62), "right_wrist": (0.60, 0.50),
+    "left_pinky": (0.41, 0.66), "right_pinky": (0.59, 0.54), "left_index": (0.42, 0.66), "right_index": (0.58, 0.54),
+    "left_thumb": (0.43, 0.64), "right_thumb": (0.57, 0.52), "left_hip": (0.42, 0.80), "right_hip": (0.58, 0.80),
     "left_knee": (0.42, 1.05), "right_knee": (0.58, 1.05), "left_ankle": (0.42, 1.30), "right_ankle": (0.58, 1.30),
     "left_heel": (0.42, 1.33), "right_heel": (0.58, 1.33), "left_foot_index": (0.42, 1.36), "right_foot_index": (0.58, 1.36),
 }  # fmt: skip

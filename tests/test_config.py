@@ -6,7 +6,7 @@ from typing import get_args
 
 import pytest
 
-from slt import choices
+from slt import choices, run
 from slt.config import RunConfig, differences, from_dict, resolve
 from slt.data.augment import AugmentConfig
 from slt.data.normalize import NormalizeConfig
@@ -55,7 +55,7 @@ def test_normalize_and_augment_are_typed_and_config_json_keeps_its_shape(tmp_pat
     path = tmp_path / "run.yaml"
     path.write_text("data: {augment: null, normalize: {hand_offsets: false}}\n")
     saved = resolve(path).to_dict()
-    assert saved["data"]["augment"] is None and saved["data"]["normalize"] == {"upper_body": True, "hand_offsets": False, "use_z": False, "mirror_left_handed": False}
+    assert saved["data"]["augment"] is None and saved["data"]["normalize"] == {"upper_body": True, "hand_offsets": False, "hand_scale": False, "use_z": False, "mirror_left_handed": True}
     assert json.loads(json.dumps(from_dict(RunConfig, saved).to_dict())) == json.loads(json.dumps(saved))
 
 
@@ -81,3 +81,16 @@ def test_choices_are_those_the_code_knows():
     assert get_args(choices.Arch) == tuple(ARCHITECTURES)
     assert get_args(choices.Style) == tuple(STYLES)
     assert get_args(choices.Tokenize) == ("auto", *TOKENIZERS)
+
+
+def test_a_run_saved_before_mirroring_existed_loads_without_it(tmp_path):
+    """Mirroring left-handed clips is on by default now; a run whose config.json predates the key was
+    trained without it and must normalize as it was trained, while a run that names it keeps its value."""
+    saved = resolve(None).to_dict()
+    assert saved["data"]["normalize"]["mirror_left_handed"] is True
+    del saved["data"]["normalize"]["mirror_left_handed"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert run.load_config(tmp_path).data.normalize.mirror_left_handed is False
+    saved["data"]["normalize"]["mirror_left_handed"] = True
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert run.load_config(tmp_path).data.normalize.mirror_left_handed is True

@@ -146,7 +146,7 @@ def test_mirroring_reads_a_left_handed_clip_like_its_right_handed_twin(tiny_corp
     pose, slices = schema.POSE, schema.part_slices(schema.DEFAULT_PARTS)
     twin = [pose.index(name.replace("left", "@").replace("right", "left").replace("@", "right")) for name in pose]
     order = np.r_[twin, np.arange(slices["right_hand"].start, slices["right_hand"].stop), np.arange(slices["left_hand"].start, slices["left_hand"].stop)]
-    on, off = Normalizer(NormalizeConfig(mirror_left_handed=True)), Normalizer()
+    on, off = Normalizer(), Normalizer(NormalizeConfig(mirror_left_handed=False))
     for path in sorted((tiny_corpus / "keypoints" / "train").glob("*.parquet"))[:4]:
         points = read_parquet(path).select(schema.DEFAULT_PARTS).points
         flipped = points[:, order].copy()
@@ -155,3 +155,17 @@ def test_mirroring_reads_a_left_handed_clip_like_its_right_handed_twin(tiny_corp
         np.testing.assert_allclose(on(flipped), on(points), atol=1e-5)
         np.testing.assert_array_equal(on(points), off(points))
         assert not np.allclose(off(flipped), off(points))
+
+
+def test_hand_scale_reads_a_larger_hand_like_a_smaller_one():
+    """With `hand_scale`, the hand offsets are in units of the hand's own size: a hand twice as large (each
+    joint twice as far from its wrist) gives the same offsets, where shoulder-width units double them."""
+    points = synthetic_clip(30, seed=8, hand_dropout=0.0)
+    large = points.copy()
+    right = slice(HANDS_START + 21, HANDS_START + 42)
+    large[:, right, :2] = points[:, right.start : right.start + 1, :2] + 2 * (points[:, right, :2] - points[:, right.start : right.start + 1, :2])
+    scaled, plain = Normalizer(NormalizeConfig(hand_scale=True)), Normalizer()
+    joints, offsets = scaled.hands["right_hand"], slice(2, 4)
+    np.testing.assert_allclose(scaled(large)[:, joints, offsets], scaled(points)[:, joints, offsets], atol=1e-4)
+    np.testing.assert_allclose(plain(large)[:, joints, offsets], 2 * plain(points)[:, joints, offsets], atol=1e-4)
+    assert np.abs(scaled(points)[:, joints, offsets]).max() > 1  # a hand's extent is about its size, not a fraction of the shoulders

@@ -171,8 +171,24 @@ def test_from_table_reads_a_plain_gloss_text_csv_and_rejects_rows_without_gloss(
     assert result.exit_code == 1 and "no gloss" in result.output and "Traceback" not in result.output
 
 
+def test_text_gives_more_sentences_of_the_language_but_never_a_held_out_one(corpus, tmp_path):
+    """`--text N` writes N more toy-language sentences for a made LLM; the clips stay byte-identical."""
+    out = tmp_path / "corpus"
+    result = run_synth(out, "--seed=7", "--text=300")
+    assert result.exit_code == 0 and "300 more sentences to text.txt" in result.output, result.output
+    texts = (out / "text.txt").read_text(encoding="utf-8").splitlines()
+    rows = read_rows(out)
+    assert len(texts) == 300 and len(set(texts)) > 200
+    assert not set(texts) & {r["text"] for r in rows if r["split"] != "train"}
+    assert rows == read_rows(corpus) and not (corpus / "text.txt").exists()
+    first = sorted((corpus / "keypoints" / "train").glob("*.parquet"))[0]
+    assert (out / first.relative_to(corpus)).read_bytes() == first.read_bytes()
+
+
 def test_bad_arguments_fail_with_one_line(tmp_path):
-    for args in (["--train=-1"], ["--from-table", str(tmp_path / "missing.csv")]):
+    table = tmp_path / "t.csv"
+    table.write_text("gloss,text\nA B,a b\n")
+    for args in (["--train=-1"], ["--from-table", str(tmp_path / "missing.csv")], ["--text=-5"], ["--from-table", str(table), "--text=10"]):
         result = CliRunner().invoke(app, ["synth", str(tmp_path / "out"), *args])
         assert result.exit_code == 1 and result.output.startswith("error: ") and result.output.count("\n") == 1
 

@@ -6,8 +6,8 @@ Two steps, kept apart so the dataset can cache the first and augment between the
    frame: origin at the shoulder midpoint, one unit = one shoulder width, only the kept joints,
    NaN kept.
 2. `Normalizer.features`: body frame -> `[T, J', C]` model input: the body-frame coordinates, for hand
-   joints also their offset from the hand's own wrist (handshape apart from where the hand is), and
-   a mask channel (1 = detected); missing points are 0.
+   joints also their offset from the hand's own wrist (handshape apart from where the hand is; with
+   `hand_scale`, in units of the hand's size), and a mask channel (1 = detected); missing points are 0.
 
 The shoulder reference is one per clip, the median over the frames where both shoulders were
 detected, not one per frame: a per-frame reference would cancel the signer's own body movement
@@ -31,6 +31,7 @@ LEFT_SHOULDER = schema.POSE.index("left_shoulder")
 RIGHT_SHOULDER = schema.POSE.index("right_shoulder")
 LEFT_WRIST = schema.POSE.index("left_wrist")
 RIGHT_WRIST = schema.POSE.index("right_wrist")
+MIDDLE_KNUCKLE = schema.HAND.index("middle_finger_mcp")
 FIRST_LOWER_BODY = schema.POSE.index("left_hip")  # pose joints from here on are hips and legs
 # Used only when a clip never shows both shoulders: a signer filmed from the waist up is about this
 # many image heights wide at the shoulders.
@@ -43,12 +44,16 @@ class NormalizeConfig:
 
     upper_body: bool = True  # drop the hip and leg joints, rarely visible and never meaningful in signing
     hand_offsets: bool = True  # add each hand joint's offset from its wrist as extra channels
+    # Measure those offsets in units of the hand's own size (`hand_size`) rather than of shoulder width:
+    # a handshape then reads the same for a small and a large hand.
+    hand_scale: bool = False
     # MediaPipe's z is a monocular depth guess, far noisier than x and y, so it is left out unless
     # asked for; then pose depth is taken from the shoulder midpoint, hand depth from the hand's wrist.
     use_z: bool = False
     # Mirror a clip whose left hand leads (`left_handed`): swap left and right and flip x, so that a
-    # left-handed signer's signs look like a right-handed signer's.
-    mirror_left_handed: bool = False
+    # left-handed signer's signs look like a right-handed signer's. Runs saved before this existed load
+    # with it off (`slt.run.load_config`), as they were trained.
+    mirror_left_handed: bool = True
 
     def __post_init__(self):
         for key, value in vars(self).items():
@@ -146,10 +151,21 @@ class Normalizer:
             offsets = np.full_like(body, np.nan)
             for joints in self.hands.values():
                 offsets[:, joints] = body[:, joints] - body[:, joints[:1]]
+                if self.config.hand_scale:
+                    offsets[:, joints] /= hand_size(offsets[:, joints])
             channels.append(offsets)
         channels.append(detected.astype(np.float32))
         out = np.concatenate(channels, axis=2)
         return np.where(np.isfinite(out) & detected, out, 0.0).astype(np.float32)
+
+
+def hand_size(offsets: np.ndarray) -> float:
+    """A hand's size in a clip, from its joints' offsets from the wrist `[T, 21, D]` (NaN = not detected): the
+    90th percentile of the wrist-to-middle-knuckle length in the image plane, since a palm turned away from
+    the camera looks shorter, never longer. 1.0 when the hand is never seen."""
+    lengths = np.linalg.norm(offsets[:, MIDDLE_KNUCKLE, :2], axis=1)
+    lengths = lengths[np.isfinite(lengths) & (lengths > 0)]
+    return float(np.percentile(lengths, 90)) if len(lengths) else 1.0
 
 
 def left_handed(body: np.ndarray) -> bool:

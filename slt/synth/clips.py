@@ -51,6 +51,19 @@ def toy_clips(train: int, dev: int, test: int, signers: int, seed: int) -> list[
     return clips
 
 
+def toy_text(count: int, clips: list[Clip], seed: int) -> list[str]:
+    """`count` more sentences of the toy language, text only, none a dev or test sentence of `clips`: the
+    monolingual text a real LLM would have read, for `slt make-llm` to learn more language than the signed
+    sentences hold (a real LLM knows far more language than any signed corpus)."""
+    held_out = {clip.text for clip in clips if clip.split != "train"}
+    rng, texts = np.random.default_rng([seed, 4]), []
+    while len(texts) < count:
+        text = sentence(rng)[1]
+        if text not in held_out:
+            texts.append(text)
+    return texts
+
+
 def table_clips(path: str | Path, signers: int = 8) -> list[Clip]:
     """Clips for every row of a gloss/text table: a table `read_annotations` knows (e.g. PHOENIX-2014T
     corpus files) or a plain CSV/TSV with `gloss` and `text` columns (and optional `split`, `signer`).
