@@ -18,4 +18,5 @@ Finetune = Literal["lora", "full", "frozen"]  # stage 2's LLM
 Arch = Literal["causal", "seq2seq"]  # `slt make-llm`: `slt.model.make_llm.ARCHITECTURES`
 Style = Literal["clean", "realistic"]  # `slt synth`: `slt.synth.STYLES`
 Tracker = Literal["tensorboard", "wandb", "mlflow", "trackio"]  # `slt train --report-to`: Accelerate's trackers
+Extractor = Literal["holistic", "tasks"]  # `slt preprocess`: the legacy Holistic graph, or MediaPipe Tasks' landmarker
 By = Literal["signer"]  # `slt evaluate --by`: what to score separately

@@ -157,6 +157,10 @@ def test_only_the_workers_import_mediapipe(media, tmp_path):
         (["--workers", "0"], "--workers must be at least 1"),
         (["--segments", "nothing.csv"], "no segments table nothing.csv"),
         (["--segments", "segments.csv"], "line 2: video 'lecture' is not among the inputs"),
+        (["--extractor", "tasks"], "--extractor tasks and --model-asset holistic_landmarker.task go together"),
+        (["--model-asset", "notes.txt"], "--extractor tasks and --model-asset holistic_landmarker.task go together"),
+        (["--extractor", "tasks", "--model-asset", "missing.task"], "cannot read --model-asset missing.task"),
+        (["--extractor", "tasks", "--model-asset", "notes.txt"], "notes.txt is not a MediaPipe holistic landmarker bundle"),
     ],
 )
 def test_bad_arguments_fail_in_one_line_before_any_work(media, tmp_path, monkeypatch, extra, message):
@@ -185,7 +189,7 @@ def test_recycled_workers_keep_one_slot_each_and_outputs_match(batch, media, tmp
     monkeypatch.setattr(extract_batch, "RECYCLE_AFTER", 1)
     jobs, _ = plan_jobs([media / "videos"])
     slots, seen, pinned_workers = sorted(map(sorted, core_slots(2))), [], set()
-    for _, result in extract_batch._local_results(jobs, tmp_path, False, 1, workers=2, overwrite=False):
+    for _, result in extract_batch._local_results(jobs, tmp_path, False, 1, None, workers=2, overwrite=False):
         pinned = {p.pid: sorted(os.sched_getaffinity(p.pid)) for p in multiprocessing.active_children()}
         pinned = {pid: cores for pid, cores in pinned.items() if cores in slots}
         seen.append(sorted(pinned.values()))

@@ -86,12 +86,14 @@ def _check_reachable(address: str) -> None:
 
 
 class ClipExtractor:
-    """A Ray actor: one MediaPipe Holistic graph that extracts the jobs it is given into `out_dir`."""
+    """A Ray actor: one MediaPipe extractor that extracts the jobs it is given into `out_dir`."""
 
-    def __init__(self, cwd: str, out_dir: Path, face: bool, model_complexity: int, overwrite: bool):
+    def __init__(
+        self, cwd: str, out_dir: Path, face: bool, model_complexity: int, model_asset: Path | None, overwrite: bool
+    ):
         # Relative inputs and output folder mean on every node what they mean on the driver.
         os.chdir(cwd)
-        self.extractor = open_worker_extractor(face, model_complexity)
+        self.extractor = open_worker_extractor(face, model_complexity, model_asset)
         self.out_dir = out_dir
         self.overwrite = overwrite
 
@@ -100,7 +102,13 @@ class ClipExtractor:
 
 
 def results(
-    jobs: list[Job], out_dir: Path, face: bool, model_complexity: int, workers: int, overwrite: bool
+    jobs: list[Job],
+    out_dir: Path,
+    face: bool,
+    model_complexity: int,
+    model_asset: Path | None,
+    workers: int,
+    overwrite: bool,
 ) -> Iterator[tuple[int, Result]]:
     """Extract `jobs` with `workers` actors on the connected Ray cluster; yields (frames extracted so
     far, each clip's `Result`) as clips finish, then disconnects (stopping a `local` Ray)."""
@@ -119,6 +127,7 @@ def results(
                 "out_dir": out_dir,
                 "face": face,
                 "model_complexity": model_complexity,
+                "model_asset": model_asset,
                 "overwrite": overwrite,
             },
             compute=ray.data.ActorPoolStrategy(size=workers),
