@@ -398,8 +398,10 @@ def preprocess(
         raise fail(f"no segments table {segments}")
     if (extractor == "tasks") != (model_asset is not None):
         raise fail("--extractor tasks and --model-asset holistic_landmarker.task go together: give both or neither")
+    if face and extractor == "tasks":
+        raise fail("--face works with the legacy extractor only: drop --face or --extractor tasks (docs/mediapipe-tasks.md)")
     try:
-        check_extractor()
+        check_extractor(tasks=extractor == "tasks")
         check_model_complexity(model_complexity)
         if model_asset is not None:  # loaded once here, so that a bad bundle is said before any worker starts
             from slt.keypoints.tasks import check_model_asset

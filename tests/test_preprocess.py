@@ -159,6 +159,7 @@ def test_only_the_workers_import_mediapipe(media, tmp_path):
         (["--segments", "segments.csv"], "line 2: video 'lecture' is not among the inputs"),
         (["--extractor", "tasks"], "--extractor tasks and --model-asset holistic_landmarker.task go together"),
         (["--model-asset", "notes.txt"], "--extractor tasks and --model-asset holistic_landmarker.task go together"),
+        (["--extractor", "tasks", "--model-asset", "notes.txt", "--face"], "--face works with the legacy extractor only"),
         (["--extractor", "tasks", "--model-asset", "missing.task"], "cannot read --model-asset missing.task"),
         (["--extractor", "tasks", "--model-asset", "notes.txt"], "notes.txt is not a MediaPipe holistic landmarker bundle"),
     ],
@@ -199,3 +200,15 @@ def test_recycled_workers_keep_one_slot_each_and_outputs_match(batch, media, tmp
     assert len(pinned_workers) >= len(jobs)  # a worker per clip at least: the replacements were pinned too
     for name in GOOD:  # (the batch ran on relative paths: compare the landmarks, not the recorded source)
         np.testing.assert_array_equal(read_parquet(tmp_path / f"{name}.parquet").points, read_parquet(out / f"{name}.parquet").points)
+
+
+def test_a_mediapipe_without_the_legacy_graph_is_one_line_unless_tasks(monkeypatch):
+    from slt.keypoints import schema
+
+    monkeypatch.setattr(schema, "version", lambda package: "1.2.3")
+    assert schema.mediapipe_version() == (1, 2, 3)
+    with pytest.raises(ValueError, match="mediapipe 1.2.3 has no legacy Holistic graph"):
+        schema.check_extractor()
+    schema.check_extractor(tasks=True)
+    monkeypatch.setattr(schema, "version", lambda package: "0.10.21")
+    schema.check_extractor()

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import slt_process
 
+from bench.extractors import distances, found
 from slt.keypoints import schema
 from slt.keypoints.io import read_parquet
 
@@ -32,10 +33,6 @@ def legacy_file(batch):
     """The same clip's keypoint file from the legacy graph (the `batch` run of tests/test_preprocess.py)."""
     out, _, _ = batch
     return out / "nested" / "signer.parquet"
-
-
-def found(kp, part: str) -> np.ndarray:
-    return np.isfinite(kp.part(part)).all(axis=(1, 2))
 
 
 def test_same_schema_and_header_records_extractor_and_model(tasks_file, legacy_file, tasks_bundle):
@@ -62,6 +59,4 @@ def test_landmarks_agree_with_the_legacy_graph(tasks_file, legacy_file):
     # for the hand. A bundle that gives the pose landmark model the wrong input range measured 0.0172, so the
     # pose bound, 1.5x the measured median, tells a correct bundle from a misconfigured one.
     for part, bound in (("pose", 0.015), (signing, 0.01)):
-        both = found(kp, part) & found(legacy, part)
-        distance = np.linalg.norm(kp.part(part)[both, :, :2] - legacy.part(part)[both, :, :2], axis=-1)
-        assert np.median(distance) < bound, part
+        assert np.median(distances(kp, legacy, part)) < bound, part

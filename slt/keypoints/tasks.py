@@ -3,8 +3,10 @@
 MediaPipe's replacement for the legacy `mp.solutions.holistic` graph (`slt.keypoints.extract`), which
 mediapipe 0.10.30 removed. Its model is a `.task` bundle that no wheel ships: the user gives it
 (`slt preprocess --extractor tasks --model-asset FILE`), and each file's header records its name and
-sha256 next to the extractor's. The keypoints follow the same schema as the legacy extractor's; this
-module imports nothing of the legacy API, so it runs on mediapipe 1.x as well.
+sha256 next to the extractor's. The keypoints follow the same schema as the legacy extractor's default
+(pose and both hands); this module imports nothing of the legacy API, so it runs on mediapipe 1.x as well.
+Face points are left out: with the only bundle that can be tested here (docs/mediapipe-tasks.md), the
+landmarker's face mesh does not match the legacy one's, so its face output is unverified.
 
 As with the legacy extractor, frames are stamped from their index at 30 per second (never from the
 container), and every clip gets a landmarker of its own (~1.5 s to make), since a landmarker cannot be
@@ -29,25 +31,20 @@ from slt.keypoints.frames import ClipSource, FrameReader, native_logs_silenced
 from slt.keypoints.io import Keypoints
 
 EXTRACTOR = "mediapipe-tasks-holistic"
-MEDIAPIPE_VERSION = version("mediapipe")
-# Whether `HolisticLandmarker.detect_for_video` survives a frame without a hand: not on 0.10.21 (see `detect`),
-# yes on 1.2.3; 0.10.30 is the release that removed the legacy API.
-PUBLIC_DETECT_WORKS = tuple(int(n) for n in MEDIAPIPE_VERSION.split(".")[:3]) >= (0, 10, 30)
+# Whether `HolisticLandmarker.detect_for_video` survives a frame without a hand: not in the Python wrapper of
+# 0.10.21 and before (see `detect`); yes where the landmarker is MediaPipe's C API underneath (0.10.33 on,
+# tested with 1.2.3). 0.10.30 to 0.10.32 have no HolisticLandmarker.
+PUBLIC_DETECT_WORKS = schema.mediapipe_version() >= (0, 10, 30)
 FRAME_MS = 1000 / 30  # the legacy graph's frame stamps, in milliseconds
 # `HolisticLandmarkerResult`'s field (and the graph's output stream) for each landmark part.
-RESULT_FIELDS = {
-    "pose": "pose_landmarks",
-    "left_hand": "left_hand_landmarks",
-    "right_hand": "right_hand_landmarks",
-    "face": "face_landmarks",
-}
+RESULT_FIELDS = {"pose": "pose_landmarks", "left_hand": "left_hand_landmarks", "right_hand": "right_hand_landmarks"}
 
 
 class TasksExtractor:
     """MediaPipe Tasks' HolisticLandmarker that turns clips into `Keypoints`, with the interface of
     `HolisticExtractor`. ValueError, one line, if `model_asset` is not a holistic landmarker bundle."""
 
-    def __init__(self, model_asset: Path, face: bool = False):
+    def __init__(self, model_asset: Path):
         try:
             model = Path(model_asset).read_bytes()
         except OSError as error:
@@ -63,7 +60,7 @@ class TasksExtractor:
                 f"({str(error).strip().splitlines()[0]}); "
                 "give holistic_landmarker.task from MediaPipe's Holistic landmarker page"
             ) from None
-        self.parts = schema.DEFAULT_PARTS + (("face",) if face else ())
+        self.parts = schema.DEFAULT_PARTS
         self.settings = {
             "model_asset": Path(model_asset).name,
             "model_asset_sha256": hashlib.sha256(model).hexdigest(),
@@ -90,7 +87,7 @@ class TasksExtractor:
         info = {
             "source": str(clip.source.path),
             "extractor": EXTRACTOR,
-            "extractor_version": MEDIAPIPE_VERSION,
+            "extractor_version": version("mediapipe"),
             "settings": dict(self.settings),
         }
         if clip.source.start is not None:

@@ -64,7 +64,7 @@ def open_worker_extractor(
     if model_asset is not None:
         from slt.keypoints.tasks import TasksExtractor
 
-        return TasksExtractor(model_asset, face)
+        return TasksExtractor(model_asset)
     from slt.keypoints.extract import HolisticExtractor
 
     return HolisticExtractor(face, model_complexity)
