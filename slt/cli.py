@@ -389,6 +389,7 @@ def preprocess(
     """
     from slt.keypoints.schema import check_extractor, check_model_complexity
     from slt.preprocess.extract_batch import plan_jobs, run_batch
+    from slt.preprocess.worker import ExtractorSettings
 
     if not fps > 0:
         raise fail(f"--fps must be positive, got {fps:g}")
@@ -417,9 +418,7 @@ def preprocess(
             jobs,
             out,
             failures=failures,
-            face=face,
-            model_complexity=model_complexity,
-            model_asset=model_asset,
+            extractor=ExtractorSettings(face, model_complexity, model_asset),
             workers=workers,
             overwrite=overwrite,
             ray=ray,

@@ -19,6 +19,7 @@ from slt.cli import app
 from slt.keypoints.io import read_parquet
 from slt.preprocess import extract_batch
 from slt.preprocess.extract_batch import core_slots, plan_jobs
+from slt.preprocess.worker import ExtractorSettings
 
 pytestmark = pytest.mark.slow  # left out of `make test-fast` (see pyproject.toml)
 
@@ -190,7 +191,7 @@ def test_recycled_workers_keep_one_slot_each_and_outputs_match(batch, media, tmp
     monkeypatch.setattr(extract_batch, "RECYCLE_AFTER", 1)
     jobs, _ = plan_jobs([media / "videos"])
     slots, seen, pinned_workers = sorted(map(sorted, core_slots(2))), [], set()
-    for _, result in extract_batch._local_results(jobs, tmp_path, False, 1, None, workers=2, overwrite=False):
+    for _, result in extract_batch._local_results(jobs, tmp_path, ExtractorSettings(), workers=2, overwrite=False):
         pinned = {p.pid: sorted(os.sched_getaffinity(p.pid)) for p in multiprocessing.active_children()}
         pinned = {pid: cores for pid, cores in pinned.items() if cores in slots}
         seen.append(sorted(pinned.values()))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from slt.keypoints import schema
 from slt.keypoints.frames import ClipSource, FrameReader, UnreadableClip, silence_native_logs
 from slt.keypoints.io import Keypoints, read_parquet, write_parquet
 
@@ -51,23 +52,30 @@ def manifest_record(name: str, kp: Keypoints) -> dict:
     return record
 
 
-def open_worker_extractor(
-    face: bool, model_complexity: int, model_asset: Path | None = None
-) -> HolisticExtractor | TasksExtractor:
-    """The MediaPipe extractor of one worker process (a local worker or a Ray actor), quiet and
-    single-threaded: the legacy Holistic graph, or with `model_asset` the Tasks HolisticLandmarker."""
+@dataclass(frozen=True)
+class ExtractorSettings:
+    """What every worker makes its extractor with: the legacy Holistic graph (`face`, `model_complexity`),
+    or with `model_asset` (a `holistic_landmarker.task`) MediaPipe Tasks' HolisticLandmarker."""
+
+    face: bool = False
+    model_complexity: int = schema.SUPPORTED_MODEL_COMPLEXITY
+    model_asset: Path | None = None
+
+
+def open_worker_extractor(settings: ExtractorSettings) -> HolisticExtractor | TasksExtractor:
+    """The MediaPipe extractor of one worker process (a local worker or a Ray actor), quiet and single-threaded."""
     import cv2
 
     # One process per core already keeps the machine busy; OpenCV's own threads would only compete.
     cv2.setNumThreads(1)
     silence_native_logs()  # they would tear through the progress bar; a worker reports in its `Result`
-    if model_asset is not None:
+    if settings.model_asset is not None:
         from slt.keypoints.tasks import TasksExtractor
 
-        return TasksExtractor(model_asset)
+        return TasksExtractor(settings.model_asset)
     from slt.keypoints.extract import HolisticExtractor
 
-    return HolisticExtractor(face, model_complexity)
+    return HolisticExtractor(settings.face, settings.model_complexity)
 
 
 def extract_clip(
