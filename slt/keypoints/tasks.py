@@ -9,8 +9,8 @@ Face points are left out: with the only bundle that can be tested here (docs/med
 landmarker's face mesh does not match the legacy one's, so its face output is unverified.
 
 As with the legacy extractor, frames are stamped from their index at 30 per second (never from the
-container), and every clip gets a landmarker of its own (~1.5 s to make), since a landmarker cannot be
-reset: each clip's landmarks depend only on its own frames.
+container), and every clip gets a landmarker of its own (0.5-1.5 s to make here), since a landmarker
+cannot be reset: each clip's landmarks depend only on its own frames.
 """
 
 from __future__ import annotations
