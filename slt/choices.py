@@ -19,4 +19,5 @@ Arch = Literal["causal", "seq2seq"]  # `slt make-llm`: `slt.model.make_llm.ARCHI
 Style = Literal["clean", "realistic"]  # `slt synth`: `slt.synth.STYLES`
 Tracker = Literal["tensorboard", "wandb", "mlflow", "trackio"]  # `slt train --report-to`: Accelerate's trackers
 Cut = Literal["pause", "window"]  # `slt live`: where sentences are cut from a stream (`slt.live.Segmenter`)
+Extractor = Literal["holistic", "tasks"]  # `slt preprocess`: the legacy Holistic graph, or MediaPipe Tasks' landmarker
 By = Literal["signer"]  # `slt evaluate --by`: what to score separately

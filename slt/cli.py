@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand
 
-from slt.choices import AdapterInput, Arch, By, Cut, Finetune, Freeze, Input, Optimizer, Preset, Style
+from slt.choices import AdapterInput, Arch, By, Cut, Extractor, Finetune, Freeze, Input, Optimizer, Preset, Style
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -381,6 +381,10 @@ def preprocess(
     fps: float = typer.Option(25.0, help="Frame rate of frame-folder clips (videos carry their own)."),
     face: bool = typer.Option(False, "--face", help="Also keep MediaPipe's 468 face points."),
     model_complexity: int = typer.Option(1, help="MediaPipe Holistic model complexity (only 1 ships offline)."),
+    extractor: Extractor = typer.Option(
+        "holistic", help="holistic: MediaPipe's legacy Holistic graph; tasks: its Tasks HolisticLandmarker (needs --model-asset)."
+    ),
+    model_asset: Path = typer.Option(None, help="The Tasks landmarker's model bundle, holistic_landmarker.task (--extractor tasks)."),
     workers: int = typer.Option(None, help="Worker processes, or Ray actors (default: the number of cores, or Ray's CPUs)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo clips whose output file already exists."),
     allow_failures: bool = typer.Option(False, "--allow-failures", help="Exit 0 even if some clips failed."),
@@ -394,10 +398,12 @@ def preprocess(
     Safe to rerun: finished clips are skipped. Writes OUT/manifest.csv and OUT/errors.csv.
 
     Example: slt preprocess videos/ --out keypoints/ --workers 4
+    With MediaPipe Tasks: slt preprocess videos/ --out keypoints/ --extractor tasks --model-asset holistic_landmarker.task
     On a Ray cluster: slt preprocess /shared/videos/ --out /shared/keypoints/ --ray auto
     """
     from slt.keypoints.schema import check_extractor, check_model_complexity
     from slt.preprocess.extract_batch import plan_jobs, run_batch
+    from slt.preprocess.worker import ExtractorSettings
 
     if not fps > 0:
         raise fail(f"--fps must be positive, got {fps:g}")
@@ -405,9 +411,17 @@ def preprocess(
         raise fail(f"--workers must be at least 1, got {workers}")
     if segments is not None and not segments.is_file():
         raise fail(f"no segments table {segments}")
+    if (extractor == "tasks") != (model_asset is not None):
+        raise fail("--extractor tasks and --model-asset holistic_landmarker.task go together: give both or neither")
+    if face and extractor == "tasks":
+        raise fail("--face works with the legacy extractor only: drop --face or --extractor tasks (docs/mediapipe-tasks.md)")
     try:
-        check_extractor()
+        check_extractor(tasks=extractor == "tasks")
         check_model_complexity(model_complexity)
+        if model_asset is not None:  # loaded once here, so that a bad bundle is said before any worker starts
+            from slt.keypoints.tasks import check_model_asset
+
+            check_model_asset(model_asset)
         jobs, failures = plan_jobs(inputs, segments, fps)
     except ValueError as e:
         raise fail(str(e))
@@ -418,8 +432,7 @@ def preprocess(
             jobs,
             out,
             failures=failures,
-            face=face,
-            model_complexity=model_complexity,
+            extractor=ExtractorSettings(face, model_complexity, model_asset),
             workers=workers,
             overwrite=overwrite,
             ray=ray,

@@ -112,6 +112,14 @@ def batch(media, tmp_path_factory):
     return out, slt_process(*args, cwd=media), args
 
 
+@pytest.fixture(scope="session")
+def tasks_bundle(tmp_path_factory) -> Path:
+    """A `holistic_landmarker.task` assembled from the mediapipe wheel's own models (bench/tasks_bundle.py)."""
+    from bench.tasks_bundle import build_bundle
+
+    return build_bundle(tmp_path_factory.mktemp("tasks") / "holistic_landmarker.task")
+
+
 # --- Trained runs for stage 2 and translation (tests/test_stage2.py, tests/test_translate.py) --------
 
 TINY_STAGE1 = """

@@ -19,6 +19,7 @@ from slt.cli import app
 from slt.keypoints.io import read_parquet
 from slt.preprocess import extract_batch
 from slt.preprocess.extract_batch import core_slots, plan_jobs
+from slt.preprocess.worker import ExtractorSettings
 
 pytestmark = pytest.mark.slow  # left out of `make test-fast` (see pyproject.toml)
 
@@ -157,6 +158,11 @@ def test_only_the_workers_import_mediapipe(media, tmp_path):
         (["--workers", "0"], "--workers must be at least 1"),
         (["--segments", "nothing.csv"], "no segments table nothing.csv"),
         (["--segments", "segments.csv"], "line 2: video 'lecture' is not among the inputs"),
+        (["--extractor", "tasks"], "--extractor tasks and --model-asset holistic_landmarker.task go together"),
+        (["--model-asset", "notes.txt"], "--extractor tasks and --model-asset holistic_landmarker.task go together"),
+        (["--extractor", "tasks", "--model-asset", "notes.txt", "--face"], "--face works with the legacy extractor only"),
+        (["--extractor", "tasks", "--model-asset", "missing.task"], "cannot read --model-asset missing.task"),
+        (["--extractor", "tasks", "--model-asset", "notes.txt"], "notes.txt is not a MediaPipe holistic landmarker bundle"),
     ],
 )
 def test_bad_arguments_fail_in_one_line_before_any_work(media, tmp_path, monkeypatch, extra, message):
@@ -185,7 +191,7 @@ def test_recycled_workers_keep_one_slot_each_and_outputs_match(batch, media, tmp
     monkeypatch.setattr(extract_batch, "RECYCLE_AFTER", 1)
     jobs, _ = plan_jobs([media / "videos"])
     slots, seen, pinned_workers = sorted(map(sorted, core_slots(2))), [], set()
-    for _, result in extract_batch._local_results(jobs, tmp_path, False, 1, workers=2, overwrite=False):
+    for _, result in extract_batch._local_results(jobs, tmp_path, ExtractorSettings(), workers=2, overwrite=False):
         pinned = {p.pid: sorted(os.sched_getaffinity(p.pid)) for p in multiprocessing.active_children()}
         pinned = {pid: cores for pid, cores in pinned.items() if cores in slots}
         seen.append(sorted(pinned.values()))
@@ -195,3 +201,15 @@ def test_recycled_workers_keep_one_slot_each_and_outputs_match(batch, media, tmp
     assert len(pinned_workers) >= len(jobs)  # a worker per clip at least: the replacements were pinned too
     for name in GOOD:  # (the batch ran on relative paths: compare the landmarks, not the recorded source)
         np.testing.assert_array_equal(read_parquet(tmp_path / f"{name}.parquet").points, read_parquet(out / f"{name}.parquet").points)
+
+
+def test_a_mediapipe_without_the_legacy_graph_is_one_line_unless_tasks(monkeypatch):
+    from slt.keypoints import schema
+
+    monkeypatch.setattr(schema, "version", lambda package: "1.2.3")
+    assert schema.mediapipe_version() == (1, 2, 3)
+    with pytest.raises(ValueError, match="mediapipe 1.2.3 has no legacy Holistic graph"):
+        schema.check_extractor()
+    schema.check_extractor(tasks=True)
+    monkeypatch.setattr(schema, "version", lambda package: "0.10.21")
+    schema.check_extractor()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,3 +141,15 @@ def silence_native_logs() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
+
+
+@contextmanager
+def native_logs_silenced() -> Iterator[None]:
+    """`silence_native_logs` for a while, in a process that shows its own messages on stderr."""
+    saved = os.dup(2)
+    silence_native_logs()
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -8,6 +8,8 @@ laid out part by part in `PARTS` order; a part that was not detected in a frame 
 from __future__ import annotations
 
 import importlib.util
+import re
+from importlib.metadata import version
 
 import numpy as np
 
@@ -76,13 +78,25 @@ def check_parts(parts: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(p for p in PARTS if p in parts)
 
 
-def check_extractor() -> None:
-    """ValueError, one line, where MediaPipe is not installed (the keypoint-only install): said before any
-    video is opened, without importing it."""
+def mediapipe_version() -> tuple[int, ...]:
+    """The installed mediapipe's release, as (major, minor, patch), read without importing it."""
+    return tuple(int(n) for n in re.findall(r"\d+", version("mediapipe"))[:3])
+
+
+def check_extractor(tasks: bool = False) -> None:
+    """ValueError, one line, where MediaPipe is not installed (the keypoint-only install) or, unless `tasks`
+    (the Tasks extractor), is a release without the legacy Holistic graph: said before any video is
+    opened, without importing it."""
     if importlib.util.find_spec("mediapipe") is None:
         raise ValueError(
             "keypoints from videos and frames need MediaPipe, which is not installed: pip install 'slt[extract]' "
             "(Python 3.10-3.12); keypoint files (.parquet, .pose) need nothing more"
+        )
+    if not tasks and mediapipe_version() >= (0, 10, 30):
+        raise ValueError(
+            f"mediapipe {version('mediapipe')} has no legacy Holistic graph (0.10.30 removed it): pip install "
+            "'slt[extract]' for mediapipe 0.10.21, or extract with slt preprocess --extractor tasks --model-asset "
+            "holistic_landmarker.task"
         )
 
 

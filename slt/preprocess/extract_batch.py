@@ -31,6 +31,7 @@ from slt.keypoints.frames import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ClipSource,
 from slt.keypoints.io import clip_name_problem, read_parquet
 from slt.preprocess.worker import (
     MANIFEST_COLUMNS,
+    ExtractorSettings,
     Job,
     Result,
     default_workers,
@@ -171,7 +172,7 @@ _extractor = None
 _frames_done = None
 
 
-def _start_worker(face: bool, model_complexity: int, frames_done, free_slots) -> None:
+def _start_worker(settings: ExtractorSettings, frames_done, free_slots) -> None:
     global _extractor, _frames_done
     if free_slots is not None:
         try:
@@ -181,7 +182,7 @@ def _start_worker(face: bool, model_complexity: int, frames_done, free_slots) ->
             multiprocessing.util.Finalize(None, free_slots.put, args=(cores,), exitpriority=0)
         except queue.Empty:  # a crashed worker never gave its slot back: run unpinned
             pass
-    _extractor = open_worker_extractor(face, model_complexity)
+    _extractor = open_worker_extractor(settings)
     _frames_done = frames_done
 
 
@@ -195,7 +196,7 @@ def _run_job(job: Job, out_dir: Path, overwrite: bool) -> Result:
 
 
 def _local_results(
-    jobs: list[Job], out_dir: Path, face: bool, model_complexity: int, workers: int, overwrite: bool
+    jobs: list[Job], out_dir: Path, settings: ExtractorSettings, workers: int, overwrite: bool
 ) -> Iterator[tuple[int, Result | None]]:
     """Extract `jobs` in worker processes. Yields (frames extracted so far, the next finished clip's
     `Result`), and (frames so far, None) every quarter second while no clip finishes."""
@@ -208,7 +209,7 @@ def _local_results(
         for cores in slots:
             free_slots.put(cores)
     with context.Pool(
-        workers, _start_worker, (face, model_complexity, frames_done, free_slots), maxtasksperchild=RECYCLE_AFTER
+        workers, _start_worker, (settings, frames_done, free_slots), maxtasksperchild=RECYCLE_AFTER
     ) as pool:
         results = pool.imap_unordered(partial(_run_job, out_dir=out_dir, overwrite=overwrite), jobs)
         for _ in jobs:
@@ -280,8 +281,7 @@ def run_batch(
     out_dir: Path,
     *,
     failures: list[tuple[str, str]] = (),
-    face: bool = False,
-    model_complexity: int = schema.SUPPORTED_MODEL_COMPLEXITY,
+    extractor: ExtractorSettings = ExtractorSettings(),
     workers: int | None = None,
     overwrite: bool = False,
     ray: str | None = None,
@@ -289,6 +289,7 @@ def run_batch(
     """Extract every job into `out_dir`, then write `manifest.csv` and `errors.csv` there.
 
     `failures` are (input, reason) pairs found while planning; they go to errors.csv with the rest.
+    `extractor` says what every worker extracts with.
     `ray` is a Ray address (local, auto or host:port): extract on that Ray cluster,
     `workers` actors (default: all its CPUs), instead of in local worker processes; ValueError, before
     anything is written, if it cannot be reached. The progress bar is drawn on a terminal's stderr;
@@ -306,9 +307,9 @@ def run_batch(
     if not jobs:
         results = iter(())
     elif ray is None:
-        results = _local_results(jobs, out_dir, face, model_complexity, workers, overwrite)
+        results = _local_results(jobs, out_dir, extractor, workers, overwrite)
     else:
-        results = ray_extract.results(jobs, out_dir, face, model_complexity, workers, overwrite)
+        results = ray_extract.results(jobs, out_dir, extractor, workers, overwrite)
     summary = Summary(failures=list(failures))
     records: dict[str, dict] = {}
     start = time.perf_counter()

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from slt.preprocess.worker import Job, Result, default_workers, extract_clip, open_worker_extractor
+from slt.preprocess.worker import ExtractorSettings, Job, Result, default_workers, extract_clip, open_worker_extractor
 
 # How long to wait for a cluster's head node to accept a connection before saying it cannot be reached
 # (Ray itself would keep retrying for minutes).
@@ -86,12 +86,12 @@ def _check_reachable(address: str) -> None:
 
 
 class ClipExtractor:
-    """A Ray actor: one MediaPipe Holistic graph that extracts the jobs it is given into `out_dir`."""
+    """A Ray actor: one MediaPipe extractor that extracts the jobs it is given into `out_dir`."""
 
-    def __init__(self, cwd: str, out_dir: Path, face: bool, model_complexity: int, overwrite: bool):
+    def __init__(self, cwd: str, out_dir: Path, settings: ExtractorSettings, overwrite: bool):
         # Relative inputs and output folder mean on every node what they mean on the driver.
         os.chdir(cwd)
-        self.extractor = open_worker_extractor(face, model_complexity)
+        self.extractor = open_worker_extractor(settings)
         self.out_dir = out_dir
         self.overwrite = overwrite
 
@@ -100,7 +100,7 @@ class ClipExtractor:
 
 
 def results(
-    jobs: list[Job], out_dir: Path, face: bool, model_complexity: int, workers: int, overwrite: bool
+    jobs: list[Job], out_dir: Path, settings: ExtractorSettings, workers: int, overwrite: bool
 ) -> Iterator[tuple[int, Result]]:
     """Extract `jobs` with `workers` actors on the connected Ray cluster; yields (frames extracted so
     far, each clip's `Result`) as clips finish, then disconnects (stopping a `local` Ray)."""
@@ -117,8 +117,7 @@ def results(
             fn_constructor_kwargs={
                 "cwd": os.getcwd(),
                 "out_dir": out_dir,
-                "face": face,
-                "model_complexity": model_complexity,
+                "settings": settings,
                 "overwrite": overwrite,
             },
             compute=ray.data.ActorPoolStrategy(size=workers),

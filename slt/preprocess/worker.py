@@ -1,7 +1,7 @@
 """One clip's extraction, as every worker of `slt preprocess` does it: a local worker process
 (`slt.preprocess.extract_batch`) or a Ray actor (`slt.preprocess.ray_extract`).
 
-A worker opens one MediaPipe graph (`open_worker_extractor`) and turns each `Job` into a `Result` with
+A worker opens one MediaPipe extractor (`open_worker_extractor`) and turns each `Job` into a `Result` with
 `extract_clip`: the clip's keypoint file written atomically, or read back when it exists, and its manifest
 row; any failure becomes the result's error, so one bad clip never stops a batch.
 """
@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from slt.keypoints import schema
 from slt.keypoints.frames import ClipSource, FrameReader, UnreadableClip, silence_native_logs
 from slt.keypoints.io import Keypoints, read_parquet, write_parquet
 
 if TYPE_CHECKING:  # MediaPipe is imported by the workers only
     from slt.keypoints.extract import HolisticExtractor
+    from slt.keypoints.tasks import TasksExtractor
 
 MANIFEST_COLUMNS = ["clip", "source", "frames", "fps"]  # then one detection rate per part
 
@@ -50,20 +52,34 @@ def manifest_record(name: str, kp: Keypoints) -> dict:
     return record
 
 
-def open_worker_extractor(face: bool, model_complexity: int) -> HolisticExtractor:
-    """The MediaPipe graph of one worker process (a local worker or a Ray actor), quiet and single-threaded."""
-    import cv2
+@dataclass(frozen=True)
+class ExtractorSettings:
+    """What every worker makes its extractor with: the legacy Holistic graph (`face`, `model_complexity`),
+    or with `model_asset` (a `holistic_landmarker.task`) MediaPipe Tasks' HolisticLandmarker."""
 
-    from slt.keypoints.extract import HolisticExtractor
+    face: bool = False
+    model_complexity: int = schema.SUPPORTED_MODEL_COMPLEXITY
+    model_asset: Path | None = None
+
+
+def open_worker_extractor(settings: ExtractorSettings) -> HolisticExtractor | TasksExtractor:
+    """The MediaPipe extractor of one worker process (a local worker or a Ray actor), quiet and single-threaded."""
+    import cv2
 
     # One process per core already keeps the machine busy; OpenCV's own threads would only compete.
     cv2.setNumThreads(1)
     silence_native_logs()  # they would tear through the progress bar; a worker reports in its `Result`
-    return HolisticExtractor(face, model_complexity)
+    if settings.model_asset is not None:
+        from slt.keypoints.tasks import TasksExtractor
+
+        return TasksExtractor(settings.model_asset)
+    from slt.keypoints.extract import HolisticExtractor
+
+    return HolisticExtractor(settings.face, settings.model_complexity)
 
 
 def extract_clip(
-    job: Job, extractor: HolisticExtractor, out_dir: Path, overwrite: bool, on_frame: Callable[[], None] | None = None
+    job: Job, extractor: HolisticExtractor | TasksExtractor, out_dir: Path, overwrite: bool, on_frame: Callable[[], None] | None = None
 ) -> Result:
     """Extract one job into `out_dir` (or read back its finished file); every failure becomes `Result.error`."""
     out = out_dir / f"{job.name}.parquet"
