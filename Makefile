@@ -65,7 +65,7 @@ $(DEMO)/llm/config.json: $(DEMO)/data/annotations.csv
 		--steps 1000 --overwrite
 
 $(DEMO)/.stage2-done: $(DEMO)/.stage1-done $(DEMO)/llm/config.json
-	$(SLT) train --stage 2 --init $(DEMO)/stage1 --llm $(DEMO)/llm --epochs 6 --finetune full --lr-llm 3e-4 \
+	$(SLT) train --stage 2 --init $(DEMO)/stage1 --llm $(DEMO)/llm --epochs 12 --finetune full --lr-llm 3e-4 \
 		--out $(DEMO)/stage2 $(call resume,$(DEMO)/stage2)
 	touch $@
 
