@@ -41,7 +41,8 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 # Each demo step leaves a file, so an interrupted `make demo` picks up where it stopped; an
-# interrupted training run is continued (--resume), not restarted.
+# interrupted training run is continued (--resume), not restarted. Stage 2 fine-tunes the whole made LLM
+# (the paper's choice for mBART): LoRA suits a large pretrained LLM, not a 5M-parameter one.
 resume = $(if $(wildcard $(1)/config.json),--resume)
 DEMO_SIZE := --train 600 --dev 60 --test 60
 demo: $(DEMO)/.stage2-done
@@ -49,8 +50,10 @@ demo: $(DEMO)/.stage2-done
 	grep -E '^(name|test/test-0000[01])' $(DEMO)/data/annotations.csv | cut -d, -f1,2
 	$(SLT) evaluate $(DEMO)/stage2 --split test
 
+# text.txt: 10,000 more sentences of the toy language (none a dev or test one), the monolingual text the made
+# LLM learns beyond the signed sentences, as a real LLM knows far more language than any signed corpus.
 $(DEMO)/data/annotations.csv: | $(STAMP)
-	$(SLT) synth $(DEMO)/data $(DEMO_SIZE)
+	$(SLT) synth $(DEMO)/data $(DEMO_SIZE) --text 10000
 
 $(DEMO)/.stage1-done: $(DEMO)/data/annotations.csv
 	$(SLT) train --stage 1 --config configs/stage1_cpu.yaml --data $(DEMO)/data/keypoints \
@@ -58,10 +61,12 @@ $(DEMO)/.stage1-done: $(DEMO)/data/annotations.csv
 	touch $@
 
 $(DEMO)/llm/config.json: $(DEMO)/data/annotations.csv
-	$(SLT) make-llm $(DEMO)/llm --corpus $(DEMO)/data/annotations.csv --arch seq2seq --overwrite
+	$(SLT) make-llm $(DEMO)/llm --corpus $(DEMO)/data/annotations.csv --corpus $(DEMO)/data/text.txt --arch seq2seq \
+		--steps 1000 --overwrite
 
 $(DEMO)/.stage2-done: $(DEMO)/.stage1-done $(DEMO)/llm/config.json
-	$(SLT) train --stage 2 --init $(DEMO)/stage1 --llm $(DEMO)/llm --epochs 6 --out $(DEMO)/stage2 $(call resume,$(DEMO)/stage2)
+	$(SLT) train --stage 2 --init $(DEMO)/stage1 --llm $(DEMO)/llm --epochs 12 --finetune full --lr-llm 3e-4 \
+		--out $(DEMO)/stage2 $(call resume,$(DEMO)/stage2)
 	touch $@
 
 test: $(STAMP)
